@@ -1,0 +1,34 @@
+"""meanfield: GAN training as mean-field particle dynamics (see MODEL.md).
+
+Quick use::
+
+    import meanfield as mf
+    cfg = mf.load_config("configs/quickstart.toml", ["model.N=128"])
+    result = mf.run(cfg, "results/quick")          # or out=None to stay in memory
+    w1 = result.trajectory.observables["w1"]       # [R, n_records]
+    back = mf.read_run("results/quick")            # the saved folder, read back
+"""
+
+from meanfield.config import Config, ConfigError
+from meanfield.config import load as load_config
+from meanfield.driver import (NonFiniteError, Schedule, Trajectory, make_schedule, replica_keys,
+                              simulate)
+from meanfield.dynamics import Game, GameState, box_projection, optimizer
+from meanfield.experiment import RunResult, build_system, run
+from meanfield.laws import (AtomicMixture, GaussianMixture, Logistic, Rule, StandardGaussian,
+                            atomic_mixture, gaussian_mixture)
+from meanfield.measure import BlockLaw, init_critic, init_generator
+from meanfield.payoff import Expectation, payoff, velocities
+from meanfield.readout import critic, generator
+from meanfield.results import RunFiles, read_run
+from meanfield.system import ParticleSystem
+from meanfield.wgan import WGAN, WGANInit
+
+__all__ = [
+    "AtomicMixture", "BlockLaw", "Config", "ConfigError", "Expectation", "Game", "GameState",
+    "GaussianMixture", "Logistic", "NonFiniteError", "ParticleSystem", "Rule", "RunFiles",
+    "RunResult", "Schedule", "StandardGaussian", "Trajectory", "WGAN", "WGANInit",
+    "atomic_mixture", "box_projection", "build_system", "critic", "gaussian_mixture",
+    "generator", "init_critic", "init_generator", "load_config", "make_schedule", "optimizer",
+    "payoff", "read_run", "replica_keys", "run", "simulate", "velocities",
+]

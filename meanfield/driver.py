@@ -1,0 +1,252 @@
+"""The driver: any :class:`~meanfield.system.ParticleSystem`, R replicas, one compiled ``lax.scan``.
+
+Time is mean-field time (MODEL.md §1): a run of horizon T takes about T/dt steps. Observables are
+recorded on a uniform grid of ``n_records`` times (t = 0 included); particles are kept only at the
+requested snapshot times, so memory grows with the number of snapshots, never with the number of
+steps. The grid is advanced in chunks of records; each chunk is the same compiled program
+(``jit(vmap(scan(scan(step)))``), which lets the caller show progress and checkpoint between chunks.
+
+Randomness: the noise of step k of replica r is ``fold_in(key_r, k)``, so the numbers do not depend
+on the chunk size, and a resumed run reproduces an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from meanfield.system import ParticleSystem, finite_check
+
+PyTree = Any
+
+
+class NonFiniteError(FloatingPointError):
+    """A replica's particles stopped being finite; the message names the step and time."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a horizon T is cut into steps, records and snapshots.
+
+    Attributes:
+        dt: mean-field time per step.
+        record_every: steps between two recorded times.
+        n_intervals: number of record intervals (records are ``n_intervals + 1`` times).
+        snapshot_records: record indices at which all particles are saved (sorted, unique).
+    """
+
+    dt: float
+    record_every: int
+    n_intervals: int
+    snapshot_records: tuple[int, ...]
+
+    @property
+    def n_steps(self) -> int:
+        return self.record_every * self.n_intervals
+
+    @property
+    def T(self) -> float:
+        return self.n_steps * self.dt
+
+    @property
+    def t(self) -> np.ndarray:
+        """Recorded times, shape ``[n_intervals + 1]``."""
+        return np.arange(self.n_intervals + 1) * self.record_every * self.dt
+
+    @property
+    def snapshot_t(self) -> np.ndarray:
+        """Snapshot times, shape ``[S]``."""
+        return self.t[list(self.snapshot_records)]
+
+
+def make_schedule(dt: float, T: float, n_records: int = 101,
+                  snapshot_times: tuple[float, ...] = ()) -> Schedule:
+    """Cut ``[0, T]`` into steps of ``dt``, ``n_records`` recorded times and snapshot records.
+
+    The step count is ``ceil(T/dt)`` rounded up to a multiple of the record interval, so the run's
+    final time is the first recorded time ``>= T`` (``Schedule.T``, reported in results). Snapshot
+    times are moved to the nearest recorded time.
+
+    Args:
+        dt: mean-field time per step (> 0).
+        T: horizon (> 0).
+        n_records: number of recorded times including t = 0 (>= 2).
+        snapshot_times: times in ``[0, T]`` at which to keep all particles.
+
+    Returns:
+        The schedule.
+    """
+    if not (dt > 0 and T > 0 and n_records >= 2):
+        raise ValueError(f"need dt > 0, T > 0, n_records >= 2 (got {dt}, {T}, {n_records})")
+    total = max(1, math.ceil(T / dt - 1e-9))
+    n_intervals = min(n_records - 1, total)
+    record_every = math.ceil(total / n_intervals)
+    n_intervals = math.ceil(total / record_every)
+    grid = np.arange(n_intervals + 1) * record_every * dt
+    snaps = sorted({int(np.argmin(np.abs(grid - s))) for s in snapshot_times})
+    return Schedule(float(dt), record_every, n_intervals, tuple(snaps))
+
+
+class Trajectory(NamedTuple):
+    """What a run returns; every array is a host numpy array.
+
+    Attributes:
+        t: recorded times ``[n_rec]``.
+        observables: name -> ``[R, n_rec, ...]``.
+        snapshot_t: snapshot times ``[S]``.
+        snapshots: name -> ``[R, S, ...]``.
+        final_state: the system's state after the last step, with a leading replica axis.
+        schedule: the schedule that was run.
+        compile_seconds: time to compile the chunk program (0 when cached).
+        run_seconds: wall time of the steps, compilation excluded.
+    """
+
+    t: np.ndarray
+    observables: dict[str, np.ndarray]
+    snapshot_t: np.ndarray
+    snapshots: dict[str, np.ndarray]
+    final_state: PyTree
+    schedule: Schedule
+    compile_seconds: float
+    run_seconds: float
+
+
+class Carry(NamedTuple):
+    """Scan carry of one replica: the state, the snapshot buffer and the first bad record (-1)."""
+
+    state: PyTree
+    snaps: dict[str, jax.Array]
+    bad_record: jax.Array
+
+
+def _chunk_program(system: ParticleSystem, schedule: Schedule, chunk: int):
+    """``(carry[R], keys[R], first_record) -> (carry[R], observables[R, chunk])``, to be jitted."""
+    snap_records = jnp.asarray(schedule.snapshot_records or (-1,), dtype=jnp.int32)
+    every = schedule.record_every
+
+    def one_record(carry: Carry, key: jax.Array, record: jax.Array):
+        first_step = (record - 1) * every
+
+        def one_step(state, k):
+            return system.step(state, jax.random.fold_in(key, first_step + k)), None
+
+        state, _ = jax.lax.scan(one_step, carry.state, jnp.arange(every))
+        hit = snap_records == record
+        slot = jnp.argmax(hit)
+        shot = system.snapshot(state)
+        snaps = jax.tree.map(
+            lambda buf, x: buf.at[slot].set(jnp.where(hit.any(), x, buf[slot])), carry.snaps, shot)
+        bad = jnp.where((carry.bad_record < 0) & ~finite_check(state), record, carry.bad_record)
+        return Carry(state, snaps, bad), system.observe(state)
+
+    def replica(carry: Carry, key: jax.Array, first_record: jax.Array):
+        def body(c, i):
+            return one_record(c, key, first_record + i)
+
+        return jax.lax.scan(body, carry, jnp.arange(chunk))
+
+    return jax.vmap(replica, in_axes=(0, 0, None))
+
+
+def replica_keys(seed: int, replicas: int, shared_init: bool = False) -> tuple[jax.Array, jax.Array]:
+    """Initial-particle keys and noise keys, ``[R]`` each, from one integer seed.
+
+    With ``shared_init`` every replica starts from the same particles (the coupled studies of
+    MODEL.md §3) and differs only in its sampling noise.
+    """
+    root = jax.random.key(seed)
+    init_root, noise_root = jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)
+    if shared_init:
+        init_keys = jnp.stack([init_root] * replicas)
+    else:
+        init_keys = jax.random.split(init_root, replicas)
+    return init_keys, jax.random.split(noise_root, replicas)
+
+
+def _best_chunk(n_intervals: int, target: int) -> int:
+    """Largest divisor of ``n_intervals`` not above ``target``: one compiled shape per run."""
+    target = max(1, min(target, n_intervals))
+    return max(d for d in range(1, target + 1) if n_intervals % d == 0)
+
+
+def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
+             noise_keys: jax.Array, *, chunk_records: int | None = None,
+             on_chunk: Callable[[int, int, dict], None] | None = None,
+             resume: dict | None = None) -> Trajectory:
+    """Run ``system`` for R replicas along ``schedule``.
+
+    Args:
+        system: the particle dynamics.
+        schedule: from :func:`make_schedule`.
+        init_keys: ``[R]`` keys for ``system.init``.
+        noise_keys: ``[R]`` keys for the steps' noise.
+        chunk_records: records per compiled chunk (rounded down to a divisor of the record count);
+            default about a tenth of the run. Results do not depend on it.
+        on_chunk: called after every chunk as ``on_chunk(records_done, n_intervals, checkpoint)``,
+            where ``checkpoint`` can be passed back as ``resume`` to continue from that point.
+        resume: a checkpoint dict from ``on_chunk`` (``carry_leaves``, ``observables``,
+            ``records_done``); the run continues from it and gives the same numbers.
+
+    Returns:
+        The :class:`Trajectory`.
+
+    Raises:
+        NonFiniteError: when a replica's state becomes non-finite (names the step and time).
+    """
+    n_int = schedule.n_intervals
+    chunk = _best_chunk(n_int, chunk_records or max(1, n_int // 10))
+    program = jax.jit(_chunk_program(system, schedule, chunk), donate_argnums=0)
+
+    state0 = jax.vmap(system.init)(init_keys)
+    shot = jax.vmap(system.snapshot)(state0)
+    n_snap = max(1, len(schedule.snapshot_records))
+    snaps = jax.tree.map(lambda x: jnp.repeat(x[:, None], n_snap, axis=1), shot)
+    carry = Carry(state0, snaps, jnp.full((init_keys.shape[0],), -1, jnp.int32))
+    if resume is None:
+        obs0 = jax.tree.map(np.asarray, jax.vmap(system.observe)(state0))
+        history = [jax.tree.map(lambda x: x[:, None], obs0)]
+        done = 0
+    else:
+        treedef = jax.tree.structure(carry)
+        carry = jax.tree.unflatten(treedef, [jnp.asarray(x) for x in resume["carry_leaves"]])
+        history = [resume["observables"]]
+        done = int(resume["records_done"])
+
+    t0 = time.perf_counter()
+    compiled = program.lower(carry, noise_keys, jnp.int32(1)).compile()
+    compile_seconds = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    while done < n_int:
+        carry, obs = compiled(carry, noise_keys, jnp.int32(done + 1))
+        history.append(jax.tree.map(np.asarray, obs))
+        done += chunk
+        bad = np.asarray(carry.bad_record)
+        if (bad >= 0).any():
+            r = int(np.argmax(bad >= 0))
+            rec = int(bad[r])
+            step_hi = rec * schedule.record_every
+            raise NonFiniteError(
+                f"non-finite particles in replica {r} between step {step_hi - schedule.record_every + 1}"
+                f" and step {step_hi} (t <= {step_hi * schedule.dt:.6g}); lower dynamics.lr or"
+                " check the initial laws")
+        if on_chunk is not None:
+            merged = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
+            history = [merged]
+            on_chunk(done, n_int, {"carry_leaves": [np.asarray(x) for x in jax.tree.leaves(carry)],
+                                   "observables": merged, "records_done": done})
+    jax.block_until_ready(carry)
+    run_seconds = time.perf_counter() - t0
+
+    observables = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
+    snapshots = jax.tree.map(np.asarray, carry.snaps)
+    if not schedule.snapshot_records:
+        snapshots = jax.tree.map(lambda x: x[:, :0], snapshots)
+    return Trajectory(schedule.t, observables, schedule.snapshot_t, snapshots, carry.state,
+                      schedule, compile_seconds, run_seconds)

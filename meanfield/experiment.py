@@ -1,0 +1,177 @@
+"""From a config to a particle system, a run, and its results folder (the CLI's ``run``).
+
+Particle systems are registered by ``model.kind``; :func:`build_system` is the only place that knows
+which class serves which kind, so the driver, configs, results and observables stay generic.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import jax
+import numpy as np
+
+from meanfield import laws, results
+from meanfield.config import Config, ConfigError, dumps
+from meanfield.driver import Schedule, Trajectory, make_schedule, replica_keys, simulate
+from meanfield.measure import BlockLaw
+from meanfield.system import ParticleSystem
+
+
+def latent_law(cfg: Config):
+    """λ from ``[latent]``: standard Gaussian or iid logistic on R^L."""
+    cls = {"gaussian": laws.StandardGaussian, "logistic": laws.Logistic}[cfg.latent.law]
+    return cls(cfg.model.L)
+
+
+def target_law(cfg: Config):
+    """P* from ``[target]``: a Gaussian mixture or an atomic mixture on R^K."""
+    t = cfg.target
+    if t.law == "gaussian_mixture":
+        return laws.gaussian_mixture(t.weights, t.means, t.stds)
+    return laws.atomic_mixture(t.weights, t.atoms)
+
+
+def _build_wgan(cfg: Config) -> ParticleSystem:
+    from meanfield.wgan import WGAN, WGANInit
+
+    m, d, r, i = cfg.model, cfg.dynamics, cfg.run, cfg.init
+    return WGAN(K=m.K, L=m.L, N=m.N, M=m.M, latent=latent_law(cfg), target=target_law(cfg),
+                lr=d.lr, n_critic=d.n_critic, clip=d.clip, batch_size=d.batch_size,
+                scheme=d.scheme, optimizer=d.optimizer, population=d.population,
+                act=m.activation,
+                initial=WGANInit(BlockLaw(i.a_mean, i.a_std), BlockLaw(i.b_mean, i.b_std),
+                                 BlockLaw(i.c_mean, i.c_std), BlockLaw(i.alpha_mean, i.alpha_std),
+                                 BlockLaw(i.beta_mean, i.beta_std),
+                                 BlockLaw(i.gamma_mean, i.gamma_std)),
+                dtype=r.dtype, quadrature_nodes=r.quadrature_nodes,
+                max_quadrature_points=r.max_quadrature_points, n_eval=r.n_eval)
+
+
+#: model.kind -> builder. Other particle systems register here.
+BUILDERS: dict[str, Callable[[Config], ParticleSystem]] = {"wgan": _build_wgan}
+
+
+def build_system(cfg: Config) -> ParticleSystem:
+    """The particle system ``cfg.model.kind`` describes.
+
+    Raises:
+        ConfigError: when no system is registered for ``model.kind``.
+    """
+    try:
+        builder = BUILDERS[cfg.model.kind]
+    except KeyError:
+        raise ConfigError(f"model.kind: no particle system {cfg.model.kind!r} in this version; "
+                          f"expected one of {', '.join(BUILDERS)}") from None
+    return builder(cfg)
+
+
+def schedule_for(cfg: Config, system: ParticleSystem) -> Schedule:
+    r = cfg.run
+    return make_schedule(system.dt, r.T, r.n_records, tuple(r.snapshot_times))
+
+
+class RunResult(NamedTuple):
+    """A finished run: its config, system, trajectory and summary (and folder, if written)."""
+
+    config: Config
+    system: ParticleSystem
+    trajectory: Trajectory
+    summary: dict
+    path: Path | None
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("meanfield", "jax", "jaxlib", "optax", "flax", "numpy", "scipy"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def summarize(cfg: Config, system: ParticleSystem, traj: Trajectory, wall: float) -> dict:
+    """``summary.json``: final observables (replica mean, and per replica), timing, provenance."""
+    final = {}
+    for k, v in traj.observables.items():
+        last = np.asarray(v[:, -1], float)
+        final[k] = last.mean(axis=0)
+        final[k + "_replicas"] = last
+    s = traj.schedule
+    info = {"estimator": getattr(system, "estimator", None),
+            "rules": getattr(system, "rule_kinds", None)}
+    return {
+        "final": final, "T": s.T, "dt": s.dt, "steps": s.n_steps, "replicas": cfg.run.replicas,
+        "record_every": s.record_every, "n_records": s.n_intervals + 1,
+        "compile_seconds": traj.compile_seconds, "run_seconds": traj.run_seconds,
+        "wall_seconds": wall, "steps_per_second": s.n_steps / max(traj.run_seconds, 1e-12),
+        "device": str(jax.devices()[0]), "versions": versions(),
+        "time_reading": ("mean-field time t = k·lr/N" if cfg.dynamics.optimizer == "sgd" else
+                         "approximate: RMSProp rescales steps, t = k·lr/N is nominal"),
+        **info,
+    }
+
+
+def run(cfg: Config, out: str | Path | None = None, *, progress: Callable[[int, int], None]
+        | None = None, figures: bool = True) -> RunResult:
+    """Run ``cfg``; with ``out``, write the results folder (atomically) and resume from a
+    checkpoint left by an interrupted run of the same config.
+
+    Args:
+        cfg: the validated config.
+        out: results folder, or None to keep everything in memory.
+        progress: called as ``progress(records_done, records_total)`` after every chunk.
+        figures: draw ``figures/*.png`` (needs matplotlib).
+
+    Returns:
+        The :class:`RunResult`.
+    """
+    precision = jax.enable_x64(cfg.run.dtype == "float64")
+    with precision:
+        system = build_system(cfg)
+        schedule = schedule_for(cfg, system)
+        init_keys, noise_keys = replica_keys(cfg.run.seed, cfg.run.replicas, cfg.run.shared_init)
+        text = dumps(cfg)
+        partial = results.partial_dir(Path(out)) if out is not None else None
+        resume = on_chunk = None
+        if partial is not None:
+            partial.mkdir(parents=True, exist_ok=True)
+            ckpt = partial / "checkpoint.npz"
+            resume = results.load_checkpoint(ckpt, text)
+
+            def on_chunk(done, total, state):
+                results.save_checkpoint(ckpt, state["carry_leaves"], state["observables"],
+                                        state["records_done"], text)
+                if progress is not None:
+                    progress(done, total)
+        elif progress is not None:
+            def on_chunk(done, total, state):
+                progress(done, total)
+
+        t0 = time.perf_counter()
+        traj = simulate(system, schedule, init_keys, noise_keys,
+                        chunk_records=cfg.run.chunk_records or None, on_chunk=on_chunk,
+                        resume=resume)
+        summary = summarize(cfg, system, traj, time.perf_counter() - t0)
+        if resume is not None:
+            summary["resumed_at_record"] = resume["records_done"]
+        result = RunResult(cfg, system, traj, summary, None)
+        if out is None:
+            return result
+        out = Path(out)
+        results.atomic_write_text(partial / "config.toml", text)
+        results.atomic_save_npz(partial / "metrics.npz", results.metrics_arrays(
+            traj.t, traj.observables, traj.snapshot_t, traj.snapshots))
+        if figures:
+            from meanfield import plots
+
+            plots.draw_run(partial, cfg, traj.t, traj.observables, traj.snapshot_t,
+                           traj.snapshots)
+        results.atomic_write_text(partial / "summary.json", results.dumps_json(summary))
+        results.finalize(partial, out)
+        return result._replace(path=out)

@@ -1,0 +1,59 @@
+"""The WGAN payoff Ψ(μ, ν) = E_z f_ν(g_μ(z)) − E_{x∼P*} f_ν(x) (MODEL.md §2).
+
+Expectations are weighted sums, so the same function serves a sample batch (weights 1/m), a
+quadrature rule (the population dynamics) and a large fixed sample.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from meanfield.readout import critic, generator
+
+Array = jax.Array
+
+
+class Expectation(NamedTuple):
+    """Latent and data points with weights: E_z h(z) ≈ wz @ h(z), E_x h(x) ≈ wx @ h(x).
+
+    Attributes:
+        z: latents ``[B_z, L]``.
+        wz: weights ``[B_z]`` summing to 1.
+        x: data ``[B_x, K]``.
+        wx: weights ``[B_x]`` summing to 1.
+    """
+
+    z: Array
+    wz: Array
+    x: Array
+    wx: Array
+
+
+def payoff(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn.sigmoid) -> Array:
+    """Ψ̂(μ_N, ν_M) under the expectation ``e``.
+
+    Args:
+        gen: generator particles ``[N, K, L+2]``.
+        crit: critic particles ``[M, K+2]``.
+        e: where and with which weights to evaluate the expectations.
+        s: activation of both networks.
+
+    Returns:
+        A scalar. The critic ascends it, the generator descends it.
+    """
+    fake = critic(crit, generator(gen, e.z, s), s)
+    real = critic(crit, e.x, s)
+    return e.wz @ fake - e.wx @ real
+
+
+def velocities(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn.sigmoid):
+    """Mean-field velocities (V_μ(θ_i), V_ν(ω_j)) via N·∇_θ Ψ̂ and M·∇_ω Ψ̂ (MODEL.md §1).
+
+    Returns:
+        ``([N, K, L+2], [M, K+2])``: V_μ at each generator particle and V_ν at each critic particle.
+    """
+    g_gen, g_crit = jax.grad(payoff, argnums=(0, 1))(gen, crit, e, s)
+    return gen.shape[0] * g_gen, crit.shape[0] * g_crit

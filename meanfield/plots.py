@@ -1,0 +1,117 @@
+"""Figures of a run, drawn from what is saved (config, metrics and snapshots) alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from meanfield.config import Config  # noqa: E402
+
+
+def band(ax, t, values, label, color=None):
+    """Median over replicas with the min–max band. ``values``: ``[R, n]``."""
+    values = np.asarray(values, float)
+    line, = ax.plot(t, np.median(values, axis=0), label=label, color=color)
+    if values.shape[0] > 1:
+        ax.fill_between(t, values.min(axis=0), values.max(axis=0), alpha=0.25,
+                        color=line.get_color(), lw=0)
+    return line
+
+
+def _scalar_observables(observables: dict) -> dict:
+    return {k: v for k, v in observables.items() if np.ndim(v) == 2}
+
+
+def draw_observables(path: Path, t, observables: dict, title: str) -> None:
+    """Every scalar observable against t, one panel each, replica median and range."""
+    scalars = _scalar_observables(observables)
+    n = len(scalars)
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, (k, v) in zip(axes.ravel(), scalars.items()):
+        band(ax, t, v, k)
+        ax.set_title(k)
+        ax.set_xlabel("mean-field time t")
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def draw_wgan_overview(path: Path, cfg: Config, t, observables, snapshot_t, snapshots) -> None:
+    """Target density against generated histograms at the snapshot times, and W_1(t), W_2(t).
+
+    Generated points are g_μ at the fixed evaluation latents, recomputed from the saved particles.
+    """
+    from meanfield.experiment import build_system, target_law
+
+    system = build_system(cfg)
+    target = target_law(cfg)
+    gen = snapshots["gen"]  # [R, S, N, K, L+2]
+    S = gen.shape[1]
+    fig = plt.figure(figsize=(3.0 * S + 4.5, 3.4))
+    grid = fig.add_gridspec(1, S + 2)
+    lo, hi = -3.0, 3.0
+    if cfg.model.K == 1:
+        q = target.quantile(np.array([1e-3, 1 - 1e-3]))
+        lo, hi = float(q[0]) - 1.0, float(q[1]) + 1.0
+    xs = np.linspace(lo, hi, 400)
+    for j in range(S):
+        ax = fig.add_subplot(grid[0, j])
+        pts = np.asarray(system.generated(gen[0, j]))[:, 0]
+        ax.hist(pts, bins=60, range=(lo, hi), density=True, alpha=0.6, label="generated g_μ#λ")
+        dens = target.density(xs) if cfg.model.K == 1 else None
+        if dens is not None:
+            ax.plot(xs, dens, "k", lw=1.2, label="target P*")
+        ax.set_title(f"t = {snapshot_t[j]:.3g}")
+        ax.set_yticks([])
+        if j == 0:
+            ax.legend(fontsize=7, loc="upper left")
+    ax = fig.add_subplot(grid[0, S:])
+    band(ax, t, observables["w1"], "W₁")
+    band(ax, t, observables["w2"], "W₂")
+    ax.set_yscale("log")
+    ax.set_xlabel("mean-field time t")
+    R = np.shape(observables["w1"])[0]
+    ax.set_title(f"distance to P* (median, range of {R} replicas)")
+    ax.legend()
+    m, d = cfg.model, cfg.dynamics
+    fig.suptitle(f"WGAN particles: N={m.N}, M={m.M}, K={m.K}, L={m.L}, α={d.lr}, "
+                 f"n_c={d.n_critic}, c={d.clip}, m={d.batch_size}, {d.scheme}, {d.optimizer}"
+                 + (", population" if d.population else ""), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def draw_run(out: Path, cfg: Config, t, observables, snapshot_t, snapshots) -> None:
+    """All figures of a run into ``out/figures/``."""
+    fig_dir = Path(out) / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    draw_observables(fig_dir / "observables.png", t, observables, f"{cfg.model.kind} observables")
+    if cfg.model.kind == "wgan" and len(snapshot_t):
+        draw_wgan_overview(fig_dir / "overview.png", cfg, t, observables, snapshot_t, snapshots)
+
+
+def redraw(path: str | Path) -> list[Path]:
+    """Redraw a finished run's figures from its saved files; returns the figure paths."""
+    from meanfield.config import from_dict
+    from meanfield.results import SNAPSHOT_PREFIX, read_run
+    import tomllib
+
+    run = read_run(path)
+    cfg = from_dict(tomllib.loads(run.config_text))
+    m = run.metrics
+    observables = {k: v for k, v in m.items()
+                   if k not in ("t", "snapshot_t") and not k.startswith(SNAPSHOT_PREFIX)}
+    snapshots = {k[len(SNAPSHOT_PREFIX):]: v for k, v in m.items() if k.startswith(SNAPSHOT_PREFIX)}
+    draw_run(run.path, cfg, m["t"], observables, m["snapshot_t"], snapshots)
+    return sorted((run.path / "figures").glob("*.png"))
