@@ -22,13 +22,13 @@ from meanfield.payoff import Expectation, payoff, velocities
 from meanfield.readout import critic, generator
 from meanfield.results import RunFiles, read_run
 from meanfield.system import ParticleSystem
-from meanfield.wgan import WGAN, WGANInit
+from meanfield.wgan import WGAN, WGANInit, make_wgan
 
 __all__ = [
     "AtomicMixture", "BlockLaw", "Config", "ConfigError", "Expectation", "Game", "GameState",
     "GaussianMixture", "Logistic", "NonFiniteError", "ParticleSystem", "Rule", "RunFiles",
     "RunResult", "Schedule", "StandardGaussian", "Trajectory", "WGAN", "WGANInit",
     "atomic_mixture", "box_projection", "build_system", "critic", "gaussian_mixture",
-    "generator", "init_critic", "init_generator", "load_config", "make_schedule", "optimizer",
+    "generator", "init_critic", "init_generator", "load_config", "make_schedule", "make_wgan", "optimizer",
     "payoff", "read_run", "replica_keys", "run", "simulate", "velocities",
 ]

@@ -125,12 +125,16 @@ class Carry(NamedTuple):
     bad_record: jax.Array
 
 
-def _chunk_program(system: ParticleSystem, schedule: Schedule, chunk: int):
-    """``(carry[R], keys[R], first_record) -> (carry[R], observables[R, chunk])``, to be jitted."""
+def _chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = None):
+    """``(system, carry[R], keys[R], first_record) -> (carry[R], observables[R, chunk])``.
+
+    ``system`` is mapped over its leading axis when ``batched`` (one system per replica), else
+    shared by all replicas. A system that is not a pytree is passed as ``fixed`` and closed over.
+    """
     snap_records = jnp.asarray(schedule.snapshot_records or (-1,), dtype=jnp.int32)
     every = schedule.record_every
 
-    def one_record(carry: Carry, key: jax.Array, record: jax.Array):
+    def one_record(system, carry: Carry, key: jax.Array, record: jax.Array):
         first_step = (record - 1) * every
 
         def one_step(state, k):
@@ -145,13 +149,15 @@ def _chunk_program(system: ParticleSystem, schedule: Schedule, chunk: int):
         bad = jnp.where((carry.bad_record < 0) & ~finite_check(state), record, carry.bad_record)
         return Carry(state, snaps, bad), system.observe(state)
 
-    def replica(carry: Carry, key: jax.Array, first_record: jax.Array):
+    def replica(system, carry: Carry, key: jax.Array, first_record: jax.Array):
+        system = fixed if fixed is not None else system
+
         def body(c, i):
-            return one_record(c, key, first_record + i)
+            return one_record(system, c, key, first_record + i)
 
         return jax.lax.scan(body, carry, jnp.arange(chunk))
 
-    return jax.vmap(replica, in_axes=(0, 0, None))
+    return jax.vmap(replica, in_axes=(0 if batched else None, 0, 0, None))
 
 
 def replica_keys(seed: int, replicas: int, shared_init: bool = False) -> tuple[jax.Array, jax.Array]:
@@ -178,7 +184,8 @@ def _best_chunk(n_intervals: int, target: int) -> int:
 def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
              noise_keys: jax.Array, *, chunk_records: int | None = None,
              on_chunk: Callable[[int, int, dict], None] | None = None,
-             resume: dict | None = None) -> Trajectory:
+             resume: dict | None = None, system_batched: bool = False,
+             initial_state: PyTree | None = None) -> Trajectory:
     """Run ``system`` for R replicas along ``schedule``.
 
     Args:
@@ -192,6 +199,10 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
             where ``checkpoint`` can be passed back as ``resume`` to continue from that point.
         resume: a checkpoint dict from ``on_chunk`` (``carry_leaves``, ``observables``,
             ``records_done``); the run continues from it and gives the same numbers.
+        system_batched: ``system`` is a pytree whose leaves carry a leading replica axis (e.g.
+            stacked WGANs differing in c or n_c): replica r runs the system at index r.
+        initial_state: states ``[R, ...]`` to start from instead of ``system.init(init_keys)``
+            (e.g. a population run from the very particles of an SGD run).
 
     Returns:
         The :class:`Trajectory`.
@@ -201,15 +212,24 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
     """
     n_int = schedule.n_intervals
     chunk = _best_chunk(n_int, chunk_records or max(1, n_int // 10))
-    program = jax.jit(_chunk_program(system, schedule, chunk), donate_argnums=0)
+    # Pytree systems are jit arguments (so batched leaves can be mapped); others are constants.
+    fixed = None if jax.tree.leaves(system) != [system] else system
+    program = jax.jit(_chunk_program(schedule, chunk, system_batched, fixed), donate_argnums=1)
+    axis = 0 if system_batched else None
+    if fixed is not None:
+        system = None
 
-    state0 = jax.vmap(system.init)(init_keys)
-    shot = jax.vmap(system.snapshot)(state0)
+    def vmapped(method_name):
+        return jax.jit(jax.vmap(lambda sys, x: getattr(fixed or sys, method_name)(x),
+                                in_axes=(axis, 0)))
+
+    state0 = vmapped("init")(system, init_keys) if initial_state is None else initial_state
+    shot = vmapped("snapshot")(system, state0)
     n_snap = max(1, len(schedule.snapshot_records))
     snaps = jax.tree.map(lambda x: jnp.repeat(x[:, None], n_snap, axis=1), shot)
     carry = Carry(state0, snaps, jnp.full((init_keys.shape[0],), -1, jnp.int32))
     if resume is None:
-        obs0 = jax.tree.map(np.asarray, jax.vmap(system.observe)(state0))
+        obs0 = jax.tree.map(np.asarray, vmapped("observe")(system, state0))
         history = [jax.tree.map(lambda x: x[:, None], obs0)]
         done = 0
     else:
@@ -219,12 +239,12 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
         done = int(resume["records_done"])
 
     t0 = time.perf_counter()
-    compiled = program.lower(carry, noise_keys, jnp.int32(1)).compile()
+    compiled = program.lower(system, carry, noise_keys, jnp.int32(1)).compile()
     compile_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     while done < n_int:
-        carry, obs = compiled(carry, noise_keys, jnp.int32(done + 1))
+        carry, obs = compiled(system, carry, noise_keys, jnp.int32(done + 1))
         history.append(jax.tree.map(np.asarray, obs))
         done += chunk
         bad = np.asarray(carry.bad_record)

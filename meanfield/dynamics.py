@@ -62,7 +62,7 @@ class Game:
         payoff: ``Ψ(gen, crit, e) -> scalar``.
         draw: ``key -> Expectation`` (a sample batch, or a fixed rule for the population).
         scheme: ``"simultaneous"`` or ``"alternating"``.
-        n_critic: critic steps per generator step, n_c.
+        n_critic: critic steps per generator step, n_c (a Python int or an integer array).
         gen_tx: generator optimiser (step α).
         crit_tx: critic optimiser (step n_c α for simultaneous, α for alternating).
         project: P_Q, applied after every critic update.
@@ -100,12 +100,14 @@ class Game:
 
         k_crit, k_gen = jax.random.split(key)
 
-        def critic_step(s: GameState, k):
-            g = jax.grad(self.payoff, argnums=1)(s.gen, s.crit, self.draw(k))
+        def critic_step(i, s: GameState) -> GameState:
+            g = jax.grad(self.payoff, argnums=1)(s.gen, s.crit,
+                                                 self.draw(jax.random.fold_in(k_crit, i)))
             crit, opt = self._crit_update(s, g)
-            return s._replace(crit=crit, crit_opt=opt), None
+            return s._replace(crit=crit, crit_opt=opt)
 
-        state, _ = jax.lax.scan(critic_step, state, jax.random.split(k_crit, self.n_critic))
+        # n_c may be a traced leaf (a vmapped sweep axis), hence fori_loop rather than scan.
+        state = jax.lax.fori_loop(0, self.n_critic, critic_step, state)
         g = jax.grad(self.payoff, argnums=0)(state.gen, state.crit, self.draw(k_gen))
         gen, gen_opt = self._gen_update(state, g)
         return state._replace(gen=gen, gen_opt=gen_opt)

@@ -37,10 +37,10 @@ def target_law(cfg: Config):
 
 
 def _build_wgan(cfg: Config) -> ParticleSystem:
-    from meanfield.wgan import WGAN, WGANInit
+    from meanfield.wgan import WGANInit, make_wgan
 
     m, d, r, i = cfg.model, cfg.dynamics, cfg.run, cfg.init
-    return WGAN(K=m.K, L=m.L, N=m.N, M=m.M, latent=latent_law(cfg), target=target_law(cfg),
+    return make_wgan(K=m.K, L=m.L, N=m.N, M=m.M, latent=latent_law(cfg), target=target_law(cfg),
                 lr=d.lr, n_critic=d.n_critic, clip=d.clip, batch_size=d.batch_size,
                 scheme=d.scheme, optimizer=d.optimizer, population=d.population,
                 act=m.activation,
@@ -104,7 +104,7 @@ def summarize(cfg: Config, system: ParticleSystem, traj: Trajectory, wall: float
         final[k + "_replicas"] = last
     s = traj.schedule
     info = {"estimator": getattr(system, "estimator", None),
-            "rules": getattr(system, "rule_kinds", None)}
+            "rules": dict(getattr(system, "rule_kinds", ()))}
     return {
         "final": final, "T": s.T, "dt": s.dt, "steps": s.n_steps, "replicas": cfg.run.replicas,
         "record_every": s.record_every, "n_records": s.n_intervals + 1,

@@ -1,13 +1,19 @@
 """The shallow WGAN as a particle system (MODEL.md §2): generator and critic neurons under SGD,
-RMSProp or exact expectations (the population dynamics), with weight clipping."""
+RMSProp or exact expectations (the population dynamics), with weight clipping.
+
+:class:`WGAN` is a pytree: the hyperparameters that keep array shapes (the clip c, the critic ratio
+n_c) and the fixed evaluation arrays are leaves, everything that fixes shapes or the step count
+(sizes, laws, α, m, scheme) is static. Stacking several WGANs that differ only in leaves gives one
+batched system that the driver vmaps over (``simulate(..., system_batched=True)``): a sweep over c
+and n_c is one compiled program.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from meanfield import observables as obs
 from meanfield.dynamics import Game, GameState, box_projection, optimizer
@@ -17,9 +23,11 @@ from meanfield.payoff import Expectation, payoff
 from meanfield.readout import activation, generator
 
 Array = jax.Array
+def _static():
+    return struct.field(pytree_node=False)
 
 
-@dataclass(frozen=True)
+@struct.dataclass
 class WGANInit:
     """Initial laws of the six parameter blocks (MODEL.md §2 notation)."""
 
@@ -31,86 +39,73 @@ class WGANInit:
     gamma: BlockLaw = BlockLaw(0.0, 1.0)
 
 
-@dataclass(frozen=True, eq=False)
+@struct.dataclass
 class WGAN:
     """Shallow WGAN particle dynamics implementing :class:`~meanfield.system.ParticleSystem`.
 
-    One step is one generator step: ``dt = lr / N`` of mean-field time, with critic speed
-    γ_c = n_c N / M (MODEL.md §2).
+    Build it with :func:`make_wgan`. One step is one generator step: ``dt = lr / N`` of mean-field
+    time, with critic speed γ_c = n_c N / M (MODEL.md §2).
 
     Attributes:
+        clip: c, the half-width of Q (leaf).
+        n_critic: n_c (integer leaf).
+        initial: initial laws of the parameter blocks (leaves).
+        rule: the exact-expectation rule of (λ, P*) (population dynamics and the payoff).
+        eval_z: fixed latents ``[n_eval, L]`` for W_1, W_2.
+        eval_x: target cloud, projected on ``eval_dirs`` and sorted, ``[P, n_eval]``.
+        eval_dirs: unit directions ``[P, K]`` (``[[1]]`` when K = 1: exact 1-D distances).
         K, L, N, M: data and latent dimensions, generator and critic particle counts.
         latent, target: the laws λ and P*.
         lr: α, the raw step size.
-        n_critic: n_c.
-        clip: c, the half-width of Q.
         batch_size: m (ignored when ``population``).
         scheme: ``"simultaneous"`` or ``"alternating"``.
         optimizer: ``"sgd"`` or ``"rmsprop"``.
-        population: replace sample means by the exact expectations of the laws' rules.
+        population: replace sample means by the exact expectations of ``rule``.
         act: activation name s.
-        initial: initial laws of the parameter blocks.
-        dtype: float dtype of particles.
-        quadrature_nodes: nodes per dimension of the laws' rules.
-        max_quadrature_points: above this the rule is a fixed sample of this size.
-        n_eval: points per cloud for W_1 and W_2.
+        dtype: float dtype name of the particles.
+        rule_kinds: which rule gives the exact expectations, per law.
     """
 
-    K: int
-    L: int
-    N: int
-    M: int
-    latent: Law
-    target: Law
-    lr: float
-    n_critic: int = 1
-    clip: float = 0.01
-    batch_size: int = 1
-    scheme: str = "simultaneous"
-    optimizer: str = "sgd"
-    population: bool = False
-    act: str = "sigmoid"
-    initial: WGANInit = WGANInit()
-    dtype: str = "float32"
-    quadrature_nodes: int = 20
-    max_quadrature_points: int = 4096
-    n_eval: int = 1024
-    n_directions: int = 64
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    clip: Array
+    n_critic: Array
+    initial: WGANInit
+    rule: Expectation
+    eval_z: Array
+    eval_x: Array
+    eval_dirs: Array
+    K: int = _static()
+    L: int = _static()
+    N: int = _static()
+    M: int = _static()
+    latent: Law = _static()
+    target: Law = _static()
+    lr: float = _static()
+    batch_size: int = _static()
+    scheme: str = _static()
+    optimizer: str = _static()
+    population: bool = _static()
+    act: str = _static()
+    dtype: str = _static()
+    rule_kinds: tuple = _static()
 
-    # -- pieces ----------------------------------------------------------------------------
     @property
     def dt(self) -> float:
         return self.lr / self.N
 
     @property
-    def critic_speed(self) -> float:
+    def critic_speed(self):
         """γ_c = n_c N / M."""
         return self.n_critic * self.N / self.M
 
     @property
-    def s(self):
-        return activation(self.act)
-
-    def _rules(self) -> tuple[Expectation, dict]:
-        if "rules" not in self._cache:
-            rz = self.latent.rule(self.quadrature_nodes, self.max_quadrature_points)
-            rx = self.target.rule(self.quadrature_nodes, self.max_quadrature_points)
-            dt = jnp.dtype(self.dtype)
-            e = Expectation(jnp.asarray(rz.points, dt), jnp.asarray(rz.weights, dt),
-                            jnp.asarray(rx.points, dt), jnp.asarray(rx.weights, dt))
-            self._cache["rules"] = (e, {"latent": rz.kind, "target": rx.kind})
-        return self._cache["rules"]
-
-    @property
-    def rule_kinds(self) -> dict:
-        """Which rule gives the exact expectations: ``{"latent": kind, "target": kind}``."""
-        return self._rules()[1]
+    def estimator(self) -> str:
+        """How W_1 and W_2 are computed: ``"exact-1d"`` (K = 1) or ``"sliced"`` (see observables)."""
+        return "exact-1d" if self.K == 1 else "sliced"
 
     def draw(self, key: Array) -> Expectation:
         """The expectation used by one update: a fresh batch, or the fixed rule (population)."""
         if self.population:
-            return self._rules()[0]
+            return self.rule
         kz, kx = jax.random.split(key)
         m, dt = self.batch_size, jnp.dtype(self.dtype)
         w = jnp.full((m,), 1.0 / m, dt)
@@ -118,34 +113,12 @@ class WGAN:
 
     @property
     def game(self) -> Game:
+        s = activation(self.act)
         crit_lr = self.lr * (self.n_critic if self.scheme == "simultaneous" else 1)
-        return Game(payoff=lambda g, c, e: payoff(g, c, e, self.s), draw=self.draw,
+        return Game(payoff=lambda g, c, e: payoff(g, c, e, s), draw=self.draw,
                     scheme=self.scheme, n_critic=self.n_critic,
                     gen_tx=optimizer(self.optimizer, self.lr),
                     crit_tx=optimizer(self.optimizer, crit_lr), project=box_projection(self.clip))
-
-    def _eval_clouds(self):
-        """Fixed latents ``[n, L]`` and target points (sorted, or projected and sorted)."""
-        if "eval" not in self._cache:
-            n, dt = self.n_eval, jnp.dtype(self.dtype)
-            if self.L == 1:
-                z = midpoint_quantiles(self.latent, n)[:, None]
-            else:
-                z = np.asarray(self.latent.sample(jax.random.key(1), n, jnp.float32), float)
-            if self.K == 1:
-                x = np.sort(midpoint_quantiles(self.target, n))[None]
-                dirs = np.ones((1, 1))
-            else:
-                dirs = obs.unit_directions(self.K, self.n_directions)
-                pts = np.asarray(self.target.sample(jax.random.key(2), n, jnp.float32), float)
-                x = np.sort(dirs @ pts.T, axis=1)
-            self._cache["eval"] = tuple(jnp.asarray(a, dt) for a in (z, x, dirs))
-        return self._cache["eval"]
-
-    @property
-    def estimator(self) -> str:
-        """How W_1 and W_2 are computed: ``"exact-1d"`` (K = 1) or ``"sliced"``."""
-        return "exact-1d" if self.K == 1 else "sliced"
 
     # -- ParticleSystem --------------------------------------------------------------------
     def init(self, key: Array) -> GameState:
@@ -159,15 +132,15 @@ class WGAN:
         return self.game.step(state, key)
 
     def observe(self, state: GameState) -> dict[str, Array]:
-        z, x_sorted, dirs = self._eval_clouds()
-        out = generator(state.gen, z, self.s)
+        s = activation(self.act)
+        out = generator(state.gen, self.eval_z, s)
         gm, gs = obs.mean_std(state.gen)
         cm, cs = obs.mean_std(state.crit)
         om, os_ = obs.mean_std(out)
         return {
-            "payoff": payoff(state.gen, state.crit, self._rules()[0], self.s),
-            "w1": obs.sliced_wasserstein(out, x_sorted, dirs, 1),
-            "w2": obs.sliced_wasserstein(out, x_sorted, dirs, 2),
+            "payoff": payoff(state.gen, state.crit, self.rule, s),
+            "w1": obs.sliced_wasserstein(out, self.eval_x, self.eval_dirs, 1),
+            "w2": obs.sliced_wasserstein(out, self.eval_x, self.eval_dirs, 2),
             "boundary_mass": obs.boundary_mass(state.crit, self.clip),
             "gen_out_mean": om, "gen_out_std": os_,
             "gen_param_mean": gm, "gen_param_std": gs,
@@ -179,4 +152,43 @@ class WGAN:
 
     def generated(self, gen: Array) -> Array:
         """Generated points at the fixed evaluation latents, ``[n_eval, K]`` (for figures)."""
-        return generator(gen, self._eval_clouds()[0], self.s)
+        return generator(gen, self.eval_z, activation(self.act))
+
+
+def make_wgan(*, K: int, L: int, N: int, M: int, latent: Law, target: Law, lr: float,
+              n_critic: int = 1, clip: float = 0.01, batch_size: int = 1,
+              scheme: str = "simultaneous", optimizer: str = "sgd", population: bool = False,
+              act: str = "sigmoid", initial: WGANInit = WGANInit(), dtype: str = "float32",
+              quadrature_nodes: int = 20, max_quadrature_points: int = 4096,
+              n_eval: int = 1024, n_directions: int = 64) -> WGAN:
+    """Build a :class:`WGAN`, computing its quadrature rule and evaluation clouds once.
+
+    Args:
+        quadrature_nodes: nodes per dimension of the laws' rules.
+        max_quadrature_points: above this a rule is a fixed sample of this size.
+        n_eval: points per cloud for W_1 and W_2.
+        n_directions: directions of the sliced estimator when K > 1.
+        (the others: see :class:`WGAN`).
+    """
+    dt = jnp.dtype(dtype)
+    rz = latent.rule(quadrature_nodes, max_quadrature_points)
+    rx = target.rule(quadrature_nodes, max_quadrature_points)
+    rule = Expectation(*(jnp.asarray(a, dt) for a in (rz.points, rz.weights, rx.points,
+                                                       rx.weights)))
+    if L == 1:
+        z = midpoint_quantiles(latent, n_eval)[:, None]
+    else:
+        z = np.asarray(latent.sample(jax.random.key(1), n_eval, jnp.float32), float)
+    if K == 1:
+        dirs = np.ones((1, 1))
+        x = np.sort(midpoint_quantiles(target, n_eval))[None]
+    else:
+        dirs = obs.unit_directions(K, n_directions)
+        pts = np.asarray(target.sample(jax.random.key(2), n_eval, jnp.float32), float)
+        x = np.sort(dirs @ pts.T, axis=1)
+    return WGAN(clip=jnp.asarray(clip, dt), n_critic=jnp.asarray(n_critic, jnp.int32),
+                initial=initial, rule=rule, eval_z=jnp.asarray(z, dt), eval_x=jnp.asarray(x, dt),
+                eval_dirs=jnp.asarray(dirs, dt), K=K, L=L, N=N, M=M, latent=latent,
+                target=target, lr=float(lr), batch_size=batch_size, scheme=scheme,
+                optimizer=optimizer, population=population, act=act, dtype=dtype,
+                rule_kinds=(("latent", rz.kind), ("target", rx.kind)))
