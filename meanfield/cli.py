@@ -58,14 +58,10 @@ def cmd_run(args) -> int:
             return 0
         _fail(f"{out} holds a run of a different config; choose another --out or pass --force")
     try:
-        from meanfield.experiment import build_system
-
-        build_system(cfg)
-    except C.ConfigError as e:
-        _fail(str(e))
-    try:
         with progress_bar(f"run {out.name}") as update:
             result = run(cfg, out, progress=update)
+    except C.ConfigError as e:
+        _fail(str(e))
     except NonFiniteError as e:
         shutil.rmtree(partial_dir(out), ignore_errors=True)
         _fail(str(e), code=3)

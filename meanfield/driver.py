@@ -146,7 +146,8 @@ def _chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = N
         shot = system.snapshot(state)
         snaps = jax.tree.map(
             lambda buf, x: buf.at[slot].set(jnp.where(hit.any(), x, buf[slot])), carry.snaps, shot)
-        bad = jnp.where((carry.bad_record < 0) & ~finite_check(state), record, carry.bad_record)
+        bad = jnp.where((carry.bad_record < 0) & ~finite_check(state),
+                        record.astype(jnp.int32), carry.bad_record)
         return Carry(state, snaps, bad), system.observe(state)
 
     def replica(system, carry: Carry, key: jax.Array, first_record: jax.Array):

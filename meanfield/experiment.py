@@ -70,6 +70,11 @@ def build_system(cfg: Config) -> ParticleSystem:
     return builder(cfg)
 
 
+def precision(cfg: Config):
+    """Context in which ``cfg``'s arrays get their dtype (float64 needs JAX's x64 mode)."""
+    return jax.enable_x64(cfg.run.dtype == "float64")
+
+
 def schedule_for(cfg: Config, system: ParticleSystem) -> Schedule:
     r = cfg.run
     return make_schedule(system.dt, r.T, r.n_records, tuple(r.snapshot_times))
@@ -131,8 +136,7 @@ def run(cfg: Config, out: str | Path | None = None, *, progress: Callable[[int, 
     Returns:
         The :class:`RunResult`.
     """
-    precision = jax.enable_x64(cfg.run.dtype == "float64")
-    with precision:
+    with precision(cfg):
         system = build_system(cfg)
         schedule = schedule_for(cfg, system)
         init_keys, noise_keys = replica_keys(cfg.run.seed, cfg.run.replicas, cfg.run.shared_init)

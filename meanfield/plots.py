@@ -113,5 +113,8 @@ def redraw(path: str | Path) -> list[Path]:
     observables = {k: v for k, v in m.items()
                    if k not in ("t", "snapshot_t") and not k.startswith(SNAPSHOT_PREFIX)}
     snapshots = {k[len(SNAPSHOT_PREFIX):]: v for k, v in m.items() if k.startswith(SNAPSHOT_PREFIX)}
-    draw_run(run.path, cfg, m["t"], observables, m["snapshot_t"], snapshots)
+    from meanfield.experiment import precision
+
+    with precision(cfg):
+        draw_run(run.path, cfg, m["t"], observables, m["snapshot_t"], snapshots)
     return sorted((run.path / "figures").glob("*.png"))
