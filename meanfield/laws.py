@@ -248,8 +248,8 @@ def gaussian_mixture(weights, means, stds) -> GaussianMixture:
     """
     w = np.asarray(weights, float)
     m = np.atleast_2d(np.asarray(means, float).reshape(len(w), -1))
-    s = np.asarray(stds, float).reshape(len(w), -1)
-    s = np.broadcast_to(s, m.shape)
+    # Each entry is a number (isotropic) or a K-vector, so the list may be ragged.
+    s = np.stack([np.broadcast_to(np.asarray(e, float).ravel(), (m.shape[1],)) for e in stds])
     return GaussianMixture(tuple(w / w.sum()), tuple(map(tuple, m)), tuple(map(tuple, s)))
 
 
