@@ -52,8 +52,29 @@ def _build_wgan(cfg: Config) -> ParticleSystem:
                 max_quadrature_points=r.max_quadrature_points, n_eval=r.n_eval)
 
 
+def _build_toy(cfg: Config) -> ParticleSystem:
+    from meanfield.toy import ToyGame
+
+    m, t = cfg.model, cfg.toy
+    return ToyGame(N=m.N, M=m.M, gamma=t.gamma, clip=cfg.dynamics.clip if t.clipped else None,
+                   latent=cfg.latent.law, dt=t.dt, integrator=t.integrator, theta0=t.theta0,
+                   omega0=t.omega0, theta_spread=t.theta_spread, omega_spread=t.omega_spread,
+                   dtype=cfg.run.dtype)
+
+
+def _build_dirac(cfg: Config) -> ParticleSystem:
+    from meanfield.dirac import DiracGAN
+
+    d = cfg.dirac
+    return DiracGAN(loss=d.loss, scheme=d.scheme, h=d.h,
+                    clip=cfg.dynamics.clip if d.clipped else None, gp=d.gp, noise=d.noise,
+                    n_critic=cfg.dynamics.n_critic, theta0=d.theta0, psi0=d.psi0,
+                    dtype=cfg.run.dtype)
+
+
 #: model.kind -> builder. Other particle systems register here.
-BUILDERS: dict[str, Callable[[Config], ParticleSystem]] = {"wgan": _build_wgan}
+BUILDERS: dict[str, Callable[[Config], ParticleSystem]] = {
+    "wgan": _build_wgan, "toy": _build_toy, "dirac": _build_dirac}
 
 
 def build_system(cfg: Config) -> ParticleSystem:
@@ -100,6 +121,14 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _time_reading(cfg: Config) -> str:
+    if cfg.model.kind != "wgan":
+        return "t = k·dt, the model's own time step"
+    if cfg.dynamics.optimizer == "sgd":
+        return "mean-field time t = k·lr/N"
+    return "approximate: RMSProp rescales steps, t = k·lr/N is nominal"
+
+
 def summarize(cfg: Config, system: ParticleSystem, traj: Trajectory, wall: float) -> dict:
     """``summary.json``: final observables (replica mean, and per replica), timing, provenance."""
     final = {}
@@ -110,14 +139,17 @@ def summarize(cfg: Config, system: ParticleSystem, traj: Trajectory, wall: float
     s = traj.schedule
     info = {"estimator": getattr(system, "estimator", None),
             "rules": dict(getattr(system, "rule_kinds", ()))}
+    # A system may add study-specific entries (collapse time, limit-cycle energy, ...).
+    if hasattr(system, "summary"):
+        extra = system.summary(traj.t, traj.observables)
+        info.update(extra, system_fields=sorted(extra))
     return {
         "final": final, "T": s.T, "dt": s.dt, "steps": s.n_steps, "replicas": cfg.run.replicas,
         "record_every": s.record_every, "n_records": s.n_intervals + 1,
         "compile_seconds": traj.compile_seconds, "run_seconds": traj.run_seconds,
         "wall_seconds": wall, "steps_per_second": s.n_steps / max(traj.run_seconds, 1e-12),
         "device": str(jax.devices()[0]), "versions": versions(),
-        "time_reading": ("mean-field time t = k·lr/N" if cfg.dynamics.optimizer == "sgd" else
-                         "approximate: RMSProp rescales steps, t = k·lr/N is nominal"),
+        "time_reading": _time_reading(cfg),
         **info,
     }
 

@@ -4,11 +4,15 @@ A *particle system* is, in the style of optax and blackjax, a pair of pure funct
 immutable state, plus the mean-field time one step advances and the observables it exposes:
 
 - ``init(key) -> state``: initial particles (and optimiser state);
-- ``step(state, key) -> state``: one step, advancing mean-field time by ``dt`` (MODEL.md §1);
+- ``step(state, noise) -> state``: one step, advancing mean-field time by ``dt`` (MODEL.md §1);
+  ``noise`` is the step's key, or ``step_noise(key)`` when the system defines that optional method
+  (the driver then draws the noise of many steps at once, see :mod:`meanfield.driver`);
 - ``observe(state) -> dict[str, Array]``: observables recorded on the run's time grid;
 - ``snapshot(state) -> dict[str, Array]``: the particles saved at the requested snapshot times.
 
-All four are traced by ``jax.jit``/``jax.vmap``; ``dt`` is a Python float.
+All four are traced by ``jax.jit``/``jax.vmap``; ``dt`` is a Python float. A system may also
+define ``summary(t, observables) -> dict``, called on the host with the recorded ``t`` ``[n]`` and
+observables ``[R, n, ...]`` (numpy), whose entries are added to ``summary.json``.
 """
 
 from __future__ import annotations

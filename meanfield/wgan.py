@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from meanfield import coagulation
 from meanfield import observables as obs
 from meanfield.dynamics import Game, GameState, box_projection, optimizer
 from meanfield.laws import Law, midpoint_quantiles
@@ -95,7 +96,8 @@ class WGAN:
     @property
     def critic_speed(self):
         """γ_c = n_c N / M."""
-        return self.n_critic * self.N / self.M
+        # n_c is a traced leaf (vmapped in sweeps); keep γ_c in the run's precision.
+        return jnp.asarray(self.n_critic, jnp.dtype(self.dtype)) * self.N / self.M
 
     @property
     def estimator(self) -> str:
@@ -106,10 +108,18 @@ class WGAN:
         """The expectation used by one update: a fresh batch, or the fixed rule (population)."""
         if self.population:
             return self.rule
+        return self._batch(*self.sample(key))
+
+    def sample(self, key: Array) -> tuple[Array, Array]:
+        """One batch: latents ``[m, L]`` from λ and data ``[m, K]`` from P*."""
         kz, kx = jax.random.split(key)
         m, dt = self.batch_size, jnp.dtype(self.dtype)
-        w = jnp.full((m,), 1.0 / m, dt)
-        return Expectation(self.latent.sample(kz, m, dt), w, self.target.sample(kx, m, dt), w)
+        return self.latent.sample(kz, m, dt), self.target.sample(kx, m, dt)
+
+    def _batch(self, z: Array, x: Array) -> Expectation:
+        # Weights are built here, not carried with the noise: as constants XLA folds them.
+        w = jnp.full((self.batch_size,), 1.0 / self.batch_size, z.dtype)
+        return Expectation(z, w, x, w)
 
     @property
     def game(self) -> Game:
@@ -128,8 +138,22 @@ class WGAN:
         crit = init_critic(kc, self.M, self.K, self.clip, i.alpha, i.beta, i.gamma, dt)
         return self.game.init(gen, crit)
 
-    def step(self, state: GameState, key: Array) -> GameState:
-        return self.game.step(state, key)
+    def step_noise(self, key: Array):
+        """The randomness of one step, drawn ahead of the step by the driver.
+
+        Simultaneous SGD: the step's batch ``(z, x)`` (:meth:`sample`). Alternating: the key
+        itself, since n_c (possibly a traced sweep axis) decides how many batches a step draws.
+        Simultaneous population: nothing.
+        """
+        if self.scheme != "simultaneous":
+            return key
+        return () if self.population else self.sample(key)
+
+    def step(self, state: GameState, noise) -> GameState:
+        """One generator step; ``noise`` is :meth:`step_noise` of the step's key, or the key."""
+        if isinstance(noise, tuple) and len(noise) == 2:
+            noise = self._batch(*noise)
+        return self.game.step(state, noise)
 
     def observe(self, state: GameState) -> dict[str, Array]:
         s = activation(self.act)
@@ -145,10 +169,16 @@ class WGAN:
             "gen_out_mean": om, "gen_out_std": os_,
             "gen_param_mean": gm, "gen_param_std": gs,
             "critic_param_mean": cm, "critic_param_std": cs,
+            # MODEL.md §4: clamped_mass [K+3], vertex_mass, distinct_atoms, critic_diameter.
+            **coagulation.observables(state.crit, self.clip),
         }
 
     def snapshot(self, state: GameState) -> dict[str, Array]:
         return {"gen": state.gen, "critic": state.crit}
+
+    def summary(self, t: np.ndarray, observables: dict[str, np.ndarray]) -> dict:
+        """Coagulation entries of ``summary.json`` (collapse time, final atoms and vertex mass)."""
+        return coagulation.summary_fields(t, observables)
 
     def generated(self, gen: Array) -> Array:
         """Generated points at the fixed evaluation latents, ``[n_eval, K]`` (for figures)."""
