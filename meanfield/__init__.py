@@ -9,6 +9,10 @@ Quick use::
     back = mf.read_run("results/quick")            # the saved folder, read back
 """
 
+from meanfield import _xla
+
+_xla.apply()  # before JAX starts its CPU backend (see meanfield/_xla.py); imports below follow it
+
 from meanfield.config import Config, ConfigError
 from meanfield.config import load as load_config
 from meanfield.driver import (NonFiniteError, Schedule, Trajectory, make_schedule, replica_keys,

@@ -12,6 +12,7 @@ on the chunk size, and a resumed run reproduces an uninterrupted one exactly.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -70,8 +71,9 @@ def make_schedule(dt: float, T: float, n_records: int = 101,
     """Cut ``[0, T]`` into steps of ``dt``, ``n_records`` recorded times and snapshot records.
 
     The step count is ``ceil(T/dt)`` rounded up to a multiple of the record interval, so the run's
-    final time is the first recorded time ``>= T`` (``Schedule.T``, reported in results). Snapshot
-    times are moved to the nearest recorded time.
+    final time is the first recorded time ``>= T`` (``Schedule.T``, reported in results). A snapshot
+    time is rounded up the same way, to the first recorded time at or after it, so a snapshot at
+    ``T`` is the final state.
 
     Args:
         dt: mean-field time per step (> 0).
@@ -89,7 +91,8 @@ def make_schedule(dt: float, T: float, n_records: int = 101,
     record_every = math.ceil(total / n_intervals)
     n_intervals = math.ceil(total / record_every)
     grid = np.arange(n_intervals + 1) * record_every * dt
-    snaps = sorted({int(np.argmin(np.abs(grid - s))) for s in snapshot_times})
+    snaps = sorted({min(int(np.searchsorted(grid, s - 1e-9 * dt)), n_intervals)
+                    for s in snapshot_times})
     return Schedule(float(dt), record_every, n_intervals, tuple(snaps))
 
 
@@ -125,6 +128,24 @@ class Carry(NamedTuple):
     bad_record: jax.Array
 
 
+#: Largest block of pre-drawn step noise (bytes per replica); larger records draw in blocks.
+NOISE_BLOCK_BYTES = 4 * 2 ** 20
+
+
+def _draws_noise(system) -> bool:
+    return callable(getattr(system, "step_noise", None))
+
+
+def _noise_block(system, every: int) -> int:
+    """Steps whose noise is drawn at once: the largest divisor of ``every`` within the budget."""
+    if not _draws_noise(system):
+        return every
+    shapes = jax.eval_shape(system.step_noise, jax.random.key(0))
+    per_step = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
+    cap = max(1, NOISE_BLOCK_BYTES // max(per_step, 1))
+    return max(d for d in range(1, min(every, cap) + 1) if every % d == 0)
+
+
 def _chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = None):
     """``(system, carry[R], keys[R], first_record) -> (carry[R], observables[R, chunk])``.
 
@@ -135,12 +156,31 @@ def _chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = N
     every = schedule.record_every
 
     def one_record(system, carry: Carry, key: jax.Array, record: jax.Array):
-        first_step = (record - 1) * every
+        block = _noise_block(system, every)
 
-        def one_step(state, k):
-            return system.step(state, jax.random.fold_in(key, first_step + k)), None
+        def one_block(state, b):
+            # Step k's randomness comes from fold_in(key, k) alone, so chunking cannot change it.
+            steps = (record - 1) * every + b * block + jnp.arange(block)
+            keys = jax.vmap(jax.random.fold_in, (None, 0))(key, steps)
+            # Drawn for a block of steps at once: one vectorised RNG call instead of many small
+            # ones, and samples that XLA cannot fuse into (and recompute in) the step's loops.
+            noise = jax.vmap(system.step_noise)(keys) if _draws_noise(system) else keys
 
-        state, _ = jax.lax.scan(one_step, carry.state, jnp.arange(every))
+            def one_step(carry, i):
+                # The step's noise rides in the carry, sliced one step ahead: scanning over it
+                # directly lets XLA fuse the dynamic slice into every elementwise loop of the step,
+                # which then cannot vectorise (2-6x slower on CPU, see benchmarks/README.md).
+                state, current = carry
+                following = jax.tree.map(
+                    lambda a: jax.lax.dynamic_index_in_dim(a, jnp.minimum(i + 1, block - 1),
+                                                           keepdims=False), noise)
+                return (system.step(state, current), following), None
+
+            first = jax.tree.map(lambda a: a[0], noise)
+            (state, _), _ = jax.lax.scan(one_step, (state, first), jnp.arange(block))
+            return state, None
+
+        state, _ = jax.lax.scan(one_block, carry.state, jnp.arange(every // block))
         hit = snap_records == record
         slot = jnp.argmax(hit)
         shot = system.snapshot(state)
@@ -182,6 +222,50 @@ def _best_chunk(n_intervals: int, target: int) -> int:
     return max(d for d in range(1, target + 1) if n_intervals % d == 0)
 
 
+class _Programs:
+    """The compiled pieces of a run: the chunk program and the vmapped init/snapshot/observe.
+
+    Kept per (schedule, chunk, batching, constant system) so that repeated runs of one shape (sweep
+    cells, tests, benchmarks) compile once; executables are further kept per argument signature.
+    """
+
+    def __init__(self, schedule: Schedule, chunk: int, batched: bool, fixed: Any):
+        # The carry is donated: the caller's ``initial_state`` arrays may be consumed by the run.
+        self.program = jax.jit(_chunk_program(schedule, chunk, batched, fixed), donate_argnums=1)
+        axis = 0 if batched else None
+        self.methods = {
+            name: jax.jit(jax.vmap(lambda sys, x, name=name: getattr(fixed or sys, name)(x),
+                                   in_axes=(axis, 0)))
+            for name in ("init", "snapshot", "observe")}
+        self._executables: dict = {}
+
+    def compiled(self, system, carry, noise_keys):
+        args = (system, carry, noise_keys, jnp.int32(1))
+        leaves, treedef = jax.tree.flatten(args)
+        # x64 mode changes how the program is traced (index and default dtypes), so it is part
+        # of the signature, as it is of jax.jit's own cache.
+        signature = (treedef, bool(jax.config.jax_enable_x64),
+                     tuple((jnp.shape(x), jnp.result_type(x), getattr(x, "sharding", None))
+                           for x in leaves))
+        if signature not in self._executables:
+            self._executables[signature] = self.program.lower(*args).compile()
+        return self._executables[signature]
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_programs(schedule: Schedule, chunk: int, batched: bool, fixed: Any,
+                     noise_block_bytes: int) -> _Programs:
+    del noise_block_bytes  # read at trace time; part of the key so that changing it recompiles
+    return _Programs(schedule, chunk, batched, fixed)
+
+
+def _programs(schedule: Schedule, chunk: int, batched: bool, fixed: Any) -> _Programs:
+    try:
+        return _cached_programs(schedule, chunk, batched, fixed, NOISE_BLOCK_BYTES)
+    except TypeError:  # an unhashable constant system: compile for this run only
+        return _Programs(schedule, chunk, batched, fixed)
+
+
 def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
              noise_keys: jax.Array, *, chunk_records: int | None = None,
              on_chunk: Callable[[int, int, dict], None] | None = None,
@@ -203,7 +287,8 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
         system_batched: ``system`` is a pytree whose leaves carry a leading replica axis (e.g.
             stacked WGANs differing in c or n_c): replica r runs the system at index r.
         initial_state: states ``[R, ...]`` to start from instead of ``system.init(init_keys)``
-            (e.g. a population run from the very particles of an SGD run).
+            (e.g. a population run from the very particles of an SGD run). The run's carry is
+            donated to the compiled chunk, so pass a copy if you need these arrays afterwards.
 
     Returns:
         The :class:`Trajectory`.
@@ -215,14 +300,12 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
     chunk = _best_chunk(n_int, chunk_records or max(1, n_int // 10))
     # Pytree systems are jit arguments (so batched leaves can be mapped); others are constants.
     fixed = None if jax.tree.leaves(system) != [system] else system
-    program = jax.jit(_chunk_program(schedule, chunk, system_batched, fixed), donate_argnums=1)
-    axis = 0 if system_batched else None
+    programs = _programs(schedule, chunk, system_batched, fixed)
     if fixed is not None:
         system = None
 
     def vmapped(method_name):
-        return jax.jit(jax.vmap(lambda sys, x: getattr(fixed or sys, method_name)(x),
-                                in_axes=(axis, 0)))
+        return programs.methods[method_name]
 
     state0 = vmapped("init")(system, init_keys) if initial_state is None else initial_state
     shot = vmapped("snapshot")(system, state0)
@@ -240,7 +323,7 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
         done = int(resume["records_done"])
 
     t0 = time.perf_counter()
-    compiled = program.lower(system, carry, noise_keys, jnp.int32(1)).compile()
+    compiled = programs.compiled(system, carry, noise_keys)
     compile_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()

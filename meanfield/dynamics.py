@@ -88,12 +88,16 @@ class Game:
         upd, opt = self.crit_tx.update(-grad, state.crit_opt, state.crit)
         return self.project(optax.apply_updates(state.crit, upd)), opt
 
-    def step(self, state: GameState, key: Array) -> GameState:
-        """One generator step (Δt of mean-field time) and its n_c critic steps."""
+    def step(self, state: GameState, key: Any) -> GameState:
+        """One generator step (Δt of mean-field time) and its n_c critic steps.
+
+        ``key`` is a PRNG key; the simultaneous scheme also takes the step's
+        :class:`~meanfield.payoff.Expectation` already drawn (what ``draw(key)`` would return).
+        """
         if self.scheme == "simultaneous":
+            e = key if isinstance(key, Expectation) else self.draw(key)
             # One forward pass serves both gradients: g_μ(z) is shared.
-            g_gen, g_crit = jax.grad(self.payoff, argnums=(0, 1))(state.gen, state.crit,
-                                                                  self.draw(key))
+            g_gen, g_crit = jax.grad(self.payoff, argnums=(0, 1))(state.gen, state.crit, e)
             gen, gen_opt = self._gen_update(state, g_gen)
             crit, crit_opt = self._crit_update(state, g_crit)
             return GameState(gen, crit, gen_opt, crit_opt)

@@ -1,0 +1,40 @@
+"""`meanfield bench`: one configuration as JSON, and the machine-limit work model."""
+
+import json
+
+import pytest
+
+from meanfield import bench
+from meanfield.cli import main
+
+
+def test_bench_json_tiny(capsys):
+    """`meanfield bench --json` on a tiny config prints one JSON object with the documented keys."""
+    main(["bench", "--N", "8", "--M", "8", "--K", "1", "--L", "1", "--batch", "1", "--replicas", "2",
+          "--scheme", "simultaneous", "--json", "--budget", "0.05", "--no-torch"])
+    row = json.loads(capsys.readouterr().out)
+    for k in ("steps_per_second", "particle_steps_per_second", "compile_seconds", "memory_bytes",
+              "machine_fraction"):
+        assert k in row
+    assert row["steps_per_second"] > 0 and row["compile_seconds"] > 0
+    # particle-steps count every replica's N generator particles.
+    assert row["particle_steps_per_second"] == pytest.approx(row["steps_per_second"] * 8 * 2)
+
+
+def test_step_work_counts():
+    """The work model: m·(N·K + 2M) sigmoids per simultaneous step; alternating adds N·K + M per m."""
+    c = bench.BenchConfig(N=10, M=6, K=2, L=3, batch=4)
+    s, f = bench.step_work(c)
+    assert s == 4 * (10 * 2 + 2 * 6)
+    assert f == 3 * 4 * (10 * 2 * 5 + 2 * 6 * 4)
+    s_alt, _ = bench.step_work(bench.BenchConfig(N=10, M=6, K=2, L=3, batch=4, scheme="alternating"))
+    assert s_alt == s + 4 * (10 * 2 + 6)
+
+
+def test_table_covers_issue_grid():
+    """The default table spans N ∈ {256..16384}, m, R ∈ {1, 64} and the three schemes."""
+    rows = bench.table_configs()
+    assert {c.N for c in rows} == {256, 1024, 4096, 16384}
+    assert {c.batch for c in rows} == {1, 64} and {c.replicas for c in rows} == {1, 64}
+    assert {c.scheme for c in rows} == set(bench.SCHEMES)
+    assert all(c.M == c.N for c in rows)

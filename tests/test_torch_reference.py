@@ -1,0 +1,55 @@
+"""The PyTorch reference of `meanfield bench` follows meanfield's trajectory (so both do the same work)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from meanfield import laws, torch_reference  # noqa: E402
+from meanfield.driver import make_schedule, simulate  # noqa: E402
+from meanfield.wgan import make_wgan  # noqa: E402
+
+
+@pytest.mark.parametrize("K, L, m", [(1, 1, 1), (2, 3, 4)])
+def test_same_trajectory_as_meanfield(K, L, m):
+    """From the same particles and the same batches, 40 simultaneous steps agree to 1e-10 (float64)."""
+    N, M, steps, lr, n_c, clip = 16, 12, 40, 0.5, 3, 0.3
+    with jax.enable_x64(True):
+        target = laws.gaussian_mixture([0.5, 0.5], [[-1.0] * K, [1.0] * K], [0.3, 0.3])
+        w = make_wgan(K=K, L=L, N=N, M=M, latent=laws.StandardGaussian(L), target=target, lr=lr,
+                      n_critic=n_c, clip=clip, batch_size=m, dtype="float64", n_eval=16)
+        key_init, key_noise = jax.random.key(3), jax.random.key(4)
+        state0 = w.init(key_init)
+        # The driver's step key is fold_in(noise key, global step), steps counted from 0.
+        draws = [w.draw(jax.random.fold_in(key_noise, k)) for k in range(steps)]
+        zs = np.stack([np.asarray(d.z) for d in draws])
+        xs = np.stack([np.asarray(d.x) for d in draws])
+        sched = make_schedule(w.dt, steps * w.dt, n_records=5)
+        assert sched.n_steps == steps
+        traj = simulate(w, sched, key_init[None], key_noise[None],
+                        initial_state=jax.tree.map(lambda x: x[None], state0))
+        gen_t, crit_t = torch_reference.trajectory(np.asarray(state0.gen), np.asarray(state0.crit),
+                                                   zs, xs, lr, n_c, clip)
+    gen_j, crit_j = np.asarray(traj.final_state.gen[0]), np.asarray(traj.final_state.crit[0])
+    # The run must move the particles (else agreement would be vacuous) and hit the clip.
+    assert np.abs(gen_j - np.asarray(state0.gen)).max() > 1e-3
+    assert (np.abs(crit_j) == clip).any()
+    np.testing.assert_allclose(gen_t, gen_j, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(crit_t, crit_j, rtol=0, atol=1e-10)
+
+
+def test_payoff_matches():
+    """Ψ̂ of the reference equals meanfield's payoff at random particles (float64)."""
+    from meanfield.payoff import Expectation, payoff
+
+    rng = np.random.default_rng(0)
+    gen, crit = rng.normal(size=(7, 2, 5)), rng.normal(size=(9, 4))
+    z, x = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    with jax.enable_x64(True):
+        w = jnp.full((6,), 1 / 6)
+        ref = float(payoff(jnp.asarray(gen), jnp.asarray(crit), Expectation(jnp.asarray(z), w,
+                                                                           jnp.asarray(x), w)))
+    got = float(torch_reference.payoff(*(torch.tensor(a) for a in (gen, crit, z, x))))
+    assert abs(got - ref) < 1e-12
