@@ -1,0 +1,648 @@
+"""Grids of runs: ``meanfield sweep CONFIG [--out DIR]``, as fast as the hardware allows, resumable.
+
+Sweep config
+------------
+A sweep config is a run config (every section of :mod:`meanfield.config`: the *base* of every
+cell) plus one ``[sweep]`` table, which this module reads and strips before the base is validated::
+
+    [sweep]
+    study = "plain"        # "plain": run every cell; "coupled": SGD vs population, d_2² (nscaling)
+    out = "results/x"      # default output folder (--out wins; else results/<config name>)
+    M_over_N = 1.0         # optional: every cell gets model.M = round(M_over_N * model.N)
+    cell_figures = true    # draw each cell's run figures (figures/*.png in its folder)
+
+    [sweep.axes]           # one Cartesian grid: "section.key" = [values]
+    "model.N" = [64, 128]
+    "dynamics.n_critic" = [1, 2, 4]
+    "run.seed" = [0, 1]
+
+Instead of ``[sweep.axes]``, several ``[[sweep.grid]]`` tables (each with an optional ``name`` and
+its axes) give a union of grids; a cell that several grids share is run once. An axis absent from a
+grid keeps the base value there.
+
+Cells and compiled programs
+---------------------------
+A *cell* is one setting of every axis. Axes that keep array shapes and the step count
+(:data:`VMAPPED`: ``dynamics.n_critic``, ``dynamics.clip``, ``run.seed``) are vmapped: the cells that
+differ only in them form one *group*, run as one compiled program over ``cells × run.replicas``
+replicas (stacked WGANs, ``simulate(..., system_batched=True)``). Every other axis (``model.N``,
+``model.M``, ``dynamics.batch_size``, ``dynamics.lr`` — which changes Δt and the step count — ...)
+loops on the host, one compile per group. The replica axis is sharded over every visible device
+(:mod:`meanfield.devices`).
+
+Output
+------
+``DIR/sweep.toml`` (the resolved sweep: base config and grids), ``DIR/cells/<cell>/`` in the run
+layout of :mod:`meanfield.results` (``config.toml``, ``metrics.npz``, ``summary.json``, optional
+``figures/``), ``DIR/sweep.csv`` (one row per cell: axis values, summary observables, wall time),
+``DIR/figures/`` and, for a study, ``DIR/summary.json``.
+
+Resume
+------
+Each cell folder is built as ``<cell>.partial`` and renamed into place, so a cell is either complete
+or absent. Rerunning the same command skips groups whose cells are all complete and recomputes the
+others whole (the same program on the same inputs: the same numbers), so a sweep killed at any
+point and rerun writes the ``sweep.csv`` of an uninterrupted one (wall-time columns aside: they are
+measurements). A sweep whose ``sweep.toml`` differs from the config given raises
+:class:`SweepConfigChanged` instead of mixing cells of two configs.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import csv
+import io
+import itertools
+import shutil
+import time
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tomli_w
+
+from meanfield import config as C
+from meanfield import devices, results
+from meanfield.driver import Trajectory, make_schedule, replica_keys, simulate
+
+#: Axes that keep array shapes and the step count: vmapped inside one compiled program.
+VMAPPED = ("dynamics.n_critic", "dynamics.clip", "run.seed")
+STUDIES = ("plain", "coupled")
+_SWEEP_KEYS = ("study", "out", "M_over_N", "cell_figures", "axes", "grid")
+
+
+class SweepConfigChanged(C.ConfigError):
+    """The output folder holds cells of a different sweep config."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the sweep.
+
+    Attributes:
+        name: folder name under ``DIR/cells``.
+        values: axis -> value, for every axis of the sweep.
+        config: the validated run config of this cell.
+        grids: names of the grids the cell belongs to.
+    """
+
+    name: str
+    values: dict
+    config: C.Config
+    grids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep config.
+
+    Attributes:
+        base: the raw base run config (nested dicts, ``[sweep]`` and study tables removed).
+        grids: ``(name, {axis: values})`` pairs.
+        study: ``"plain"`` or ``"coupled"``.
+        out: default output folder, or None.
+        M_over_N: tie M to N, or None.
+        cell_figures: draw each cell's figures.
+        extra: top-level tables claimed by the study (e.g. ``[iid]``), unvalidated here.
+    """
+
+    base: dict
+    grids: tuple[tuple[str, dict], ...]
+    study: str = "plain"
+    out: str | None = None
+    M_over_N: float | None = None
+    cell_figures: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for _, g in self.grids:
+            seen.update(dict.fromkeys(g))
+        return tuple(seen)
+
+    def text(self) -> str:
+        """Canonical TOML of everything that determines the cells' numbers."""
+        sweep = {"study": self.study, "cell_figures": self.cell_figures,
+                 "grid": [{"name": n, **{k: list(v) for k, v in g.items()}} for n, g in self.grids]}
+        if self.M_over_N is not None:
+            sweep["M_over_N"] = self.M_over_N
+        return tomli_w.dumps({"base": C.to_dict(C.from_dict(self.base)), "sweep": sweep})
+
+
+#: Study name -> top-level tables (besides [sweep]) it reads.
+STUDY_TABLES = {"plain": (), "coupled": ("iid", "nscaling")}
+
+
+def _check_axis(axis: str, values) -> tuple:
+    parts = axis.split(".")
+    if len(parts) != 2 or parts[0] not in C.SECTIONS:
+        raise C.ConfigError(f"sweep axis {axis!r}: expected section.key with section one of "
+                            f"{', '.join(C.SECTIONS)}")
+    known = [f.name for f in dataclasses.fields(C.SECTIONS[parts[0]])]
+    if parts[1] not in known:
+        raise C.ConfigError(f"sweep axis {axis!r}: unknown key; expected one of "
+                            f"{', '.join(known)}")
+    if not isinstance(values, list) or not values:
+        raise C.ConfigError(f"sweep axis {axis!r}: expected a non-empty list of values")
+    if len(set(map(repr, values))) != len(values):
+        raise C.ConfigError(f"sweep axis {axis!r}: repeated values")
+    return tuple(values)
+
+
+def from_dict(raw: dict, overrides: list[str] = ()) -> SweepSpec:
+    """Split a parsed sweep config into its base run config and its sweep; validate both.
+
+    Raises:
+        ConfigError: naming the bad key (sweep keys are named ``sweep.<key>``).
+    """
+    raw = copy.deepcopy(raw)
+    sweep = raw.pop("sweep", None)
+    if not isinstance(sweep, dict):
+        raise C.ConfigError("sweep: a sweep config needs a [sweep] table")
+    unknown = sorted(set(sweep) - set(_SWEEP_KEYS))
+    if unknown:
+        raise C.ConfigError(f"sweep.{unknown[0]}: unknown key; expected one of "
+                            f"{', '.join(_SWEEP_KEYS)}")
+    study = sweep.get("study", "plain")
+    if study not in STUDIES:
+        raise C.ConfigError(f"sweep.study: expected one of {', '.join(STUDIES)}, got {study!r}")
+    extra = {k: raw.pop(k) for k in STUDY_TABLES[study] if k in raw}
+    raw = C.apply_overrides(raw, list(overrides))
+    if "axes" in sweep and "grid" in sweep:
+        raise C.ConfigError("sweep.grid: give either [sweep.axes] or [[sweep.grid]], not both")
+    tables = [dict(sweep["axes"])] if "axes" in sweep else [dict(g) for g in sweep.get("grid", [])]
+    if not tables:
+        raise C.ConfigError("sweep.axes: no axes given")
+    grids = []
+    for i, g in enumerate(tables):
+        name = str(g.pop("name", f"grid{i}"))
+        grids.append((name, {a: _check_axis(a, v) for a, v in g.items()}))
+    ratio = sweep.get("M_over_N")
+    if ratio is not None:
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
+            raise C.ConfigError(f"sweep.M_over_N: expected a number > 0, got {ratio!r}")
+        if any("model.M" in g for _, g in grids):
+            raise C.ConfigError("sweep.M_over_N: cannot tie model.M to N and sweep it too")
+        ratio = float(ratio)
+    spec = SweepSpec(base=raw, grids=tuple(grids), study=study, out=sweep.get("out"),
+                     M_over_N=ratio, cell_figures=bool(sweep.get("cell_figures", True)),
+                     extra=extra)
+    cells(spec)  # validates every cell's config
+    return spec
+
+
+def load(path: str | Path, overrides: list[str] = ()) -> SweepSpec:
+    """Read a sweep config file (``--set`` overrides apply to the base run config)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise C.ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise C.ConfigError(f"{path}: not valid TOML ({e})") from None
+    return from_dict(raw, overrides)
+
+
+def _short(axis: str, axes: tuple[str, ...]) -> str:
+    key = axis.split(".")[1]
+    return key if sum(a.split(".")[1] == key for a in axes) == 1 else axis
+
+
+def _cell_config(spec: SweepSpec, values: dict) -> C.Config:
+    raw = copy.deepcopy(spec.base)
+    for axis, v in values.items():
+        section, key = axis.split(".")
+        raw.setdefault(section, {})[key] = v
+    if spec.M_over_N is not None:
+        n = raw.get("model", {}).get("N", C.ModelConfig.N)
+        raw.setdefault("model", {})["M"] = max(1, round(spec.M_over_N * n))
+    try:
+        return C.from_dict(raw)
+    except C.ConfigError as e:
+        raise C.ConfigError(f"sweep cell {values}: {e}") from None
+
+
+def cells(spec: SweepSpec) -> list[Cell]:
+    """Every cell of the sweep, in grid order, each once."""
+    axes = spec.axes
+    base = C.to_dict(C.from_dict(spec.base))
+    out: dict[str, Cell] = {}
+    for gname, g in spec.grids:
+        for combo in itertools.product(*g.values()):
+            values = {a: base[a.split(".")[0]][a.split(".")[1]] for a in axes}
+            values.update(zip(g, combo))
+            name = "_".join(f"{_short(a, axes)}={values[a]}" for a in axes)
+            if name in out:
+                out[name] = replace(out[name], grids=out[name].grids + (gname,))
+            else:
+                out[name] = Cell(name, values, _cell_config(spec, values), (gname,))
+    return list(out.values())
+
+
+def group_key(cfg: C.Config) -> str:
+    """Cells with equal keys differ only in vmapped fields: one compiled program."""
+    d = C.to_dict(cfg)
+    for axis in VMAPPED:
+        s, k = axis.split(".")
+        d[s][k] = None
+    return repr(d)
+
+
+def groups(cell_list: list[Cell]) -> list[list[Cell]]:
+    out: dict[str, list[Cell]] = {}
+    for c in cell_list:
+        out.setdefault(group_key(c.config), []).append(c)
+    return list(out.values())
+
+
+# -- running a group of cells ------------------------------------------------------------------
+
+def stack(trees: list) -> Any:
+    """Stack pytrees with equal structure along a new leading axis (on the host: eager device
+    ops would compile one small program per leaf shape)."""
+    return jax.tree.map(lambda *x: np.stack([np.asarray(a) for a in x]), *trees)
+
+
+class GroupRun(NamedTuple):
+    """A group run: the trajectory over ``cells × R`` replicas, the systems and initial states.
+
+    Attributes:
+        trajectory: replicas ordered cell-major (cell c holds ``[c*R, (c+1)*R)``).
+        systems: one system per cell (unbatched).
+        initial: initial states ``[cells*R, ...]``.
+        seconds: wall time of the whole group run.
+    """
+
+    trajectory: Trajectory
+    systems: list
+    initial: Any
+    seconds: float
+
+
+def simulate_cells(configs: list[C.Config], *, population: bool = False, replicas: int | None = None,
+                   initial_state=None, on_chunk: Callable | None = None,
+                   build: Callable[[C.Config], Any] | None = None) -> GroupRun:
+    """Run cells that differ only in vmapped fields as one compiled, replica-sharded program.
+
+    Args:
+        configs: the cells' configs (same shapes and step count).
+        population: run the population dynamics (exact expectations) instead of the configs' own.
+        replicas: replicas per cell (default ``run.replicas``).
+        initial_state: states ``[cells*replicas, ...]`` to start from (default each system's init
+            from ``replica_keys(run.seed, replicas, run.shared_init)``).
+        on_chunk: ``simulate``'s progress callback.
+        build: config -> system (default :func:`meanfield.experiment.build_system`).
+
+    Returns:
+        The :class:`GroupRun` (padding for the device count removed).
+    """
+    from meanfield.experiment import build_system
+
+    build = build or build_system
+    R = replicas or configs[0].run.replicas
+    if population:
+        configs = [C.from_dict({**C.to_dict(c), "dynamics": {**C.to_dict(c)["dynamics"],
+                                                               "population": True}})
+                   for c in configs]
+    systems = [build(c) for c in configs]
+    n = len(configs) * R
+    t0 = time.perf_counter()
+    keys = [replica_keys(c.run.seed, R, c.run.shared_init) for c in configs]
+    init_keys = jnp.concatenate([k[0] for k in keys])
+    noise_keys = jnp.concatenate([k[1] for k in keys])
+    batched = stack([s for s in systems for _ in range(R)])
+    if initial_state is None:
+        initial_state = jax.jit(jax.vmap(lambda s, k: s.init(k)))(batched, init_keys)
+    # The driver donates its carry, so keep a host copy of the initial states for the caller.
+    initial_state = jax.tree.map(np.asarray, initial_state)
+    mesh = devices.replica_mesh()
+    padded = devices.padded_size(n, mesh)
+    args = devices.shard_replicas(devices.pad_replicas(
+        (batched, init_keys, noise_keys, initial_state), padded), mesh)
+    r0 = configs[0].run
+    schedule = make_schedule(systems[0].dt, r0.T, r0.n_records, tuple(r0.snapshot_times))
+    traj = simulate(args[0], schedule, args[1], args[2], system_batched=True,
+                    initial_state=args[3], chunk_records=r0.chunk_records or None,
+                    on_chunk=on_chunk)
+    if padded != n:
+        traj = traj._replace(observables=devices.unpad(traj.observables, n),
+                             snapshots=devices.unpad(traj.snapshots, n),
+                             final_state=devices.unpad(traj.final_state, n))
+    return GroupRun(traj, systems, initial_state, time.perf_counter() - t0)
+
+
+def cell_slice(traj: Trajectory, c: int, R: int) -> Trajectory:
+    """The replicas of cell ``c`` in a group trajectory."""
+    sl = slice(c * R, (c + 1) * R)
+    pick = lambda tree: jax.tree.map(lambda x: x[sl], tree)  # noqa: E731
+    return traj._replace(observables=pick(traj.observables), snapshots=pick(traj.snapshots),
+                         final_state=pick(traj.final_state))
+
+
+def write_cell(path: Path, cfg: C.Config, arrays: dict[str, np.ndarray], summary: dict,
+               draw: Callable[[Path], None] | None = None) -> None:
+    """Write one cell folder atomically (``<cell>.partial`` renamed into place)."""
+    partial = results.partial_dir(path)
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    results.atomic_write_text(partial / "config.toml", C.dumps(cfg))
+    results.atomic_save_npz(partial / "metrics.npz", arrays)
+    if draw is not None:
+        draw(partial)
+    results.atomic_write_text(partial / "summary.json", results.dumps_json(summary))
+    results.finalize(partial, path)
+
+
+def _plain_group(spec: SweepSpec, group: list[Cell], out: Path, progress) -> None:
+    from meanfield.experiment import summarize
+
+    cfgs = [c.config for c in group]
+    R = cfgs[0].run.replicas
+    with jax.enable_x64(cfgs[0].run.dtype == "float64"):
+        run = simulate_cells(cfgs, on_chunk=progress.chunk)
+    for i, cell in enumerate(group):
+        traj = cell_slice(run.trajectory, i, R)
+        summary = summarize(cell.config, run.systems[i], traj, run.seconds / len(group))
+        summary.update(cell=cell.name, axes=cell.values, group_cells=len(group),
+                       group_seconds=run.seconds, devices=devices.device_count())
+        arrays = results.metrics_arrays(traj.t, traj.observables, traj.snapshot_t,
+                                        traj.snapshots)
+
+        def draw(path, cfg=cell.config, traj=traj):
+            from meanfield import plots
+            plots.draw_run(path, cfg, traj.t, traj.observables, traj.snapshot_t, traj.snapshots)
+
+        write_cell(out / "cells" / cell.name, cell.config, arrays, summary,
+                   draw if spec.cell_figures else None)
+
+
+def _scalar(x) -> float | None:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def plain_row(cell: Cell, summary: dict) -> dict:
+    """The ``sweep.csv`` columns of a plain cell: final scalar observables (replica means)."""
+    row = {}
+    for k, v in sorted(summary["final"].items()):
+        if not k.endswith("_replicas") and _scalar(v) is not None:
+            row[k] = _scalar(v)
+    # Entries the particle system adds (collapse time, limit-cycle energy, ...), where scalar.
+    for k in summary.get("system_fields", []):
+        v = summary[k]
+        if v is None or _scalar(v) is not None:
+            row[k] = None if v is None else _scalar(v)
+    row["wall_seconds"] = summary["wall_seconds"]
+    return row
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+
+class Progress:
+    """Callbacks the sweep reports through (the CLI draws them; the library never prints).
+
+    ``cells(done, total)`` after each group, ``chunk(done, total, checkpoint)`` within a run
+    (``simulate``'s ``on_chunk`` signature), ``stage(text)`` when a group starts a new stage.
+    """
+
+    def cells(self, done: int, total: int) -> None: ...
+
+    def chunk(self, done: int, total: int, checkpoint=None) -> None: ...
+
+    def stage(self, text: str) -> None: ...
+
+
+def finished(path: Path, cfg: C.Config) -> bool:
+    """Whether ``path`` holds a complete cell of exactly ``cfg``."""
+    return ((path / "summary.json").exists() and (path / "config.toml").exists()
+            and (path / "config.toml").read_text() == C.dumps(cfg))
+
+
+def check_folder(spec: SweepSpec, out: Path) -> None:
+    """Refuse to write into a folder that holds a different sweep.
+
+    Raises:
+        SweepConfigChanged: naming what changed.
+    """
+    saved = out / "sweep.toml"
+    if not saved.exists():
+        stray = [p.name for p in (out / "cells").glob("*") if not p.name.endswith(".partial")] \
+            if (out / "cells").exists() else []
+        if stray:
+            raise SweepConfigChanged(f"{out}: holds cells but no sweep.toml; choose another --out")
+        return
+    old, new = tomllib.loads(saved.read_text()), tomllib.loads(spec.text())
+    if old == new:
+        return
+    diffs = []
+    for part in ("base", "sweep"):
+        o, n = old.get(part, {}), new.get(part, {})
+        for k in sorted(set(o) | set(n)):
+            if o.get(k) != n.get(k):
+                if isinstance(o.get(k), dict) and isinstance(n.get(k), dict):
+                    diffs += [f"{k}.{kk}" for kk in sorted(set(o[k]) | set(n[k]))
+                              if o[k].get(kk) != n[k].get(kk)]
+                else:
+                    diffs.append(f"{part}.{k}" if part == "sweep" else k)
+    raise SweepConfigChanged(
+        f"{out}: its cells were written by a different sweep config (changed: "
+        f"{', '.join(diffs)}); refusing to mix them: choose another --out or pass --force")
+
+
+def run_sweep(spec: SweepSpec, out: str | Path, *, progress: Progress | None = None,
+              force: bool = False) -> dict:
+    """Run every unfinished cell of ``spec`` into ``out``, then write ``sweep.csv`` and figures.
+
+    Args:
+        spec: from :func:`load`.
+        out: output folder.
+        progress: a :class:`Progress` (optional).
+        force: delete ``out`` first (a fresh sweep).
+
+    Returns:
+        ``{"cells": n, "computed": n_computed, "groups": ..., "seconds": wall, "summary": study
+        summary or None, "csv": path}``.
+
+    Raises:
+        SweepConfigChanged: when ``out`` holds a different sweep.
+    """
+    out = Path(out)
+    progress = progress or Progress()
+    if force and out.exists():
+        shutil.rmtree(out)
+    check_folder(spec, out)
+    out.mkdir(parents=True, exist_ok=True)
+    results.atomic_write_text(out / "sweep.toml", spec.text())
+    cell_list = cells(spec)
+    t0 = time.perf_counter()
+    done = computed = 0
+    progress.cells(0, len(cell_list))
+    runner = _plain_group
+    if spec.study == "coupled":
+        from meanfield.nscaling import coupled_group as runner
+    for group in groups(cell_list):
+        todo = [c for c in group if not finished(out / "cells" / c.name, c.config)]
+        if todo:
+            progress.stage(f"{len(group)} cell(s): " + ", ".join(c.name for c in group))
+            # The whole group is recomputed so its numbers do not depend on what survived a kill.
+            runner(spec, group, out, progress)
+            computed += len(group)
+        done += len(group)
+        progress.cells(done, len(cell_list))
+    write_csv(spec, cell_list, out)
+    summary = None
+    if spec.study == "coupled":
+        from meanfield.nscaling import finish
+        summary = finish(spec, cell_list, out, progress)
+    else:
+        draw_figures(spec, cell_list, out)
+    return {"cells": len(cell_list), "computed": computed, "groups": len(groups(cell_list)),
+            "seconds": time.perf_counter() - t0, "summary": summary, "csv": out / "sweep.csv"}
+
+
+def read_cells(cell_list: list[Cell], out: Path) -> list[results.RunFiles]:
+    return [results.read_run(out / "cells" / c.name) for c in cell_list]
+
+
+def csv_rows(spec: SweepSpec, cell_list: list[Cell], out: Path) -> list[dict]:
+    """One dict per cell: its name, axis values and the study's summary columns."""
+    if spec.study == "coupled":
+        from meanfield.nscaling import coupled_row as row_of
+    else:
+        row_of = plain_row
+    rows = []
+    for cell in cell_list:
+        summary = results.read_run(out / "cells" / cell.name).summary
+        rows.append({"cell": cell.name, **cell.values, **row_of(cell, summary)})
+    return rows
+
+
+def write_csv(spec: SweepSpec, cell_list: list[Cell], out: Path) -> None:
+    rows = csv_rows(spec, cell_list, out)
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, cols, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in r.items()})
+    results.atomic_write_text(out / "sweep.csv", buf.getvalue())
+
+
+def read_csv(path: str | Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def draw_figures(spec: SweepSpec, cell_list: list[Cell], out: Path) -> list[Path]:
+    """For every axis with several values: each final observable against it, one line per
+    setting of the other axes (replica mean ± standard error)."""
+    from meanfield import plots  # noqa: F401  (selects the Agg backend)
+    import matplotlib.pyplot as plt
+
+    runs = {c.name: results.read_run(out / "cells" / c.name) for c in cell_list}
+    figs = []
+    (out / "figures").mkdir(exist_ok=True)
+    names = [k for k in ("w1", "w2", "payoff", "boundary_mass")
+             if k in runs[cell_list[0].name].metrics]
+    for axis in spec.axes:
+        if len({repr(c.values[axis]) for c in cell_list}) < 2 or not names:
+            continue
+        fig, axs = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
+        lines: dict[tuple, list] = {}
+        for c in cell_list:
+            rest = tuple((a, c.values[a]) for a in spec.axes if a != axis)
+            lines.setdefault(rest, []).append(c)
+        for ax, name in zip(axs[0], names):
+            for rest, cs in lines.items():
+                cs = sorted(cs, key=lambda c: c.values[axis])
+                x = [c.values[axis] for c in cs]
+                v = [runs[c.name].metrics[name][:, -1] for c in cs]
+                m = [np.mean(a) for a in v]
+                se = [np.std(a, ddof=1) / np.sqrt(len(a)) if len(a) > 1 else 0 for a in v]
+                ax.errorbar(x, m, yerr=se, marker="o", capsize=2,
+                            label=", ".join(f"{_short(a, spec.axes)}={val}" for a, val in rest))
+            ax.set_xlabel(axis)
+            ax.set_title(f"{name} at t = T")
+            if all(isinstance(c.values[axis], (int, float)) and c.values[axis] > 0
+                   for c in cell_list):
+                ax.set_xscale("log")
+        if len(lines) <= 8:
+            axs[0][-1].legend(fontsize=7)
+        fig.tight_layout()
+        path = out / "figures" / f"sweep_{axis.replace('.', '_')}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        figs.append(path)
+    return figs
+
+
+# -- command line ------------------------------------------------------------------------------
+
+def cmd_sweep(args) -> int:
+    import sys
+
+    from meanfield.cli import _fail
+    from meanfield.driver import NonFiniteError
+
+    devices.initialize(True if args.distributed else None)
+    try:
+        spec = load(args.config, args.set or [])
+    except C.ConfigError as e:
+        _fail(str(e))
+    out = Path(args.out or spec.out or Path("results") / Path(args.config).stem)
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
+                               TimeElapsedColumn)
+
+    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+             TimeElapsedColumn(), transient=True) as bar:
+        outer = bar.add_task("cells", total=None)
+        inner = bar.add_task("run", total=None)
+
+        class _P(Progress):
+            def cells(self, done, total):
+                bar.update(outer, completed=done, total=total)
+
+            def chunk(self, done, total, checkpoint=None):
+                bar.update(inner, completed=done, total=total)
+
+            def stage(self, text):
+                bar.update(inner, description=text[:60], completed=0)
+
+        try:
+            info = run_sweep(spec, out, progress=_P(), force=args.force)
+        except SweepConfigChanged as e:
+            _fail(str(e))
+        except NonFiniteError as e:
+            _fail(str(e), code=3)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: rerun the same command to resume {out}", file=sys.stderr)
+            return 130
+    print(f"{out}: {info['cells']} cells in {info['groups']} compiled groups "
+          f"({info['computed']} computed, {info['cells'] - info['computed']} reused) in "
+          f"{info['seconds']:.1f} s on {devices.device_count()} device(s); table {info['csv']}")
+    s = info["summary"]
+    if s is not None:
+        from meanfield.nscaling import report
+        print(report(s))
+    for fig in sorted((out / "figures").glob("*.png")):
+        print(f"  figure: {fig}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("sweep", help="run a grid of runs (resumable; see meanfield.sweep)")
+    p.add_argument("config", help="sweep config: a run config plus a [sweep] table")
+    p.add_argument("--out", help="output folder (default [sweep] out, else results/<config name>)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override a base config field (repeatable)")
+    p.add_argument("--force", action="store_true", help="delete the output folder and start over")
+    p.add_argument("--distributed", action="store_true",
+                   help="multi-host: call jax.distributed.initialize() (or MEANFIELD_DISTRIBUTED=1)")
+    p.set_defaults(func=cmd_sweep)
