@@ -37,7 +37,7 @@ def draw_observables(path: Path, t, observables: dict, title: str) -> None:
     for ax, (k, v) in zip(axes.ravel(), scalars.items()):
         band(ax, t, v, k)
         ax.set_title(k)
-        ax.set_xlabel("mean-field time t")
+        ax.set_xlabel("time t")
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.suptitle(title)
@@ -92,6 +92,32 @@ def draw_wgan_overview(path: Path, cfg: Config, t, observables, snapshot_t, snap
     plt.close(fig)
 
 
+#: model.kind -> the two observables drawn against each other in ``phase.png``.
+PHASE_PLANES = {"toy": ("theta_mean", "omega_mean"), "dirac": ("theta", "psi")}
+
+
+def draw_phase(path: Path, cfg: Config, observables: dict, x: str, y: str) -> None:
+    """The trajectory in the (x, y) plane, one curve per replica; the clipping band for the toy
+    game (|ω| > c is cut by the projection)."""
+    xs, ys = np.asarray(observables[x], float), np.asarray(observables[y], float)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    for r in range(xs.shape[0]):
+        ax.plot(xs[r], ys[r], lw=0.9, color="C0")
+        ax.plot(xs[r, :1], ys[r, :1], "o", color="C2", ms=4, label="start" if r == 0 else None)
+        ax.plot(xs[r, -1:], ys[r, -1:], "s", color="C3", ms=4, label="end" if r == 0 else None)
+    clipped = cfg.toy.clipped if cfg.model.kind == "toy" else cfg.dirac.clipped
+    if clipped:
+        c = cfg.dynamics.clip
+        for sign in (1, -1):
+            ax.axhspan(sign * c, sign * max(c, np.abs(ys).max()) * 1.1, color="0.88", zorder=0)
+            ax.axhline(sign * c, color="0.4", lw=0.8, ls="--")
+    ax.set(xlabel=x, ylabel=y, title=f"{cfg.model.kind}: trajectory in ({x}, {y})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def draw_run(out: Path, cfg: Config, t, observables, snapshot_t, snapshots) -> None:
     """All figures of a run into ``out/figures/``."""
     fig_dir = Path(out) / "figures"
@@ -99,6 +125,8 @@ def draw_run(out: Path, cfg: Config, t, observables, snapshot_t, snapshots) -> N
     draw_observables(fig_dir / "observables.png", t, observables, f"{cfg.model.kind} observables")
     if cfg.model.kind == "wgan" and len(snapshot_t):
         draw_wgan_overview(fig_dir / "overview.png", cfg, t, observables, snapshot_t, snapshots)
+    if cfg.model.kind in PHASE_PLANES:
+        draw_phase(fig_dir / "phase.png", cfg, observables, *PHASE_PLANES[cfg.model.kind])
 
 
 def redraw(path: str | Path) -> list[Path]:
