@@ -193,8 +193,10 @@ def bench_one(cfg: BenchConfig, limit: dict | None = None, budget: float = 2.0,
     # Observables as often as a run records them: 101 records over a horizon T are T·N/(100 α)
     # steps apart, proportional to N (the quickstart: T = 1500, α = 4, every 3.75 N steps); the
     # bench records every 4 N steps, at least 1000. observe() is not free (W_1, W_2 at n_eval
-    # latents, sorting the critic for its atoms, its O(M²) diameter).
-    record_every = min(steps, max(1000, 4 * cfg.N))
+    # latents, the payoff under the exact rule, sorting the critic for its atoms, its O(M²)
+    # diameter). A chunk holds at least one record, so a slow configuration may record less
+    # often (at most 4·budget seconds per record at the pessimistic guess): the row says.
+    record_every = min(max(1000, 4 * cfg.N), max(steps, int(4 * budget / t_guess)))
     chunk = max(1, steps // record_every)
     prog = _Program(cfg, system, record_every, chunk)
     prog.run_once()  # warm-up: first execution allocates
@@ -223,7 +225,7 @@ def bench_one(cfg: BenchConfig, limit: dict | None = None, budget: float = 2.0,
         steps_per_second=sps, steps_per_second_best=max(mf),
         particle_steps_per_second=sps * cfg.N * cfg.replicas,
         compile_seconds=prog.compile_seconds, memory_bytes=prog.memory_bytes,
-        steps_per_chunk=prog.steps, repeats=len(mf),
+        steps_per_chunk=prog.steps, record_every=record_every, repeats=len(mf),
         machine_fraction=t_limit * sps, limit_steps_per_second=1.0 / t_limit)
     if use_torch:
         row.update(torch_steps_per_second=statistics.median(th),
@@ -270,18 +272,18 @@ def markdown(rows: list[dict], env: dict, limit: dict) -> str:
         "limit: fraction of the machine limit; vs torch: meanfield / PyTorch eager, interleaved "
         "in the same process.", "",
         "| scheme | N=M | K | L | m | R | steps/s | particle-steps/s | compile s | memory MiB | "
-        "limit | vs torch |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        "limit | vs torch | record every |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         head = f"| {r['scheme']} | {r['N']} | {r['K']} | {r['L']} | {r['batch']} | {r['replicas']} |"
         if "skipped" in r:
-            lines.append(head + f" skipped: {r['skipped']} | | | | | |")
+            lines.append(head + f" skipped: {r['skipped']} | | | | | | |")
             continue
         mem = None if r.get("memory_bytes") is None else r["memory_bytes"] / 2 ** 20
         lines.append(
             head + f" {r['steps_per_second']:.4g} | {r['particle_steps_per_second']:.3g} | "
             f"{r['compile_seconds']:.2f} | {_fmt(mem, '.1f')} | {r['machine_fraction']:.1%} | "
-            f"{_fmt(r.get('speedup_vs_torch'), '.1f')} |")
+            f"{_fmt(r.get('speedup_vs_torch'), '.1f')} | {r.get('record_every', '—')} |")
     return "\n".join(lines) + "\n"
 
 

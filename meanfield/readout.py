@@ -49,6 +49,19 @@ def generator(gen: Array, z: Array, s: Callable = jax.nn.sigmoid) -> Array:
     return jnp.mean(a * s(pre), axis=1)
 
 
+def generator_blocked(gen: Array, z: Array, s: Callable = jax.nn.sigmoid,
+                      block: int = 256) -> Array:
+    """:func:`generator` at many latents, ``block`` at a time: ``[B, K]`` with O(block·N·K)
+    memory instead of O(B·N·K) (for observables at ``n_eval`` latents with large N)."""
+    B = z.shape[0]
+    if B <= block:
+        return generator(gen, z, s)
+    pad = (-B) % block
+    zb = jnp.concatenate([z, jnp.zeros((pad, z.shape[1]), z.dtype)]).reshape(-1, block, z.shape[1])
+    out = jax.lax.map(lambda zz: generator(gen, zz, s), zb)
+    return out.reshape(-1, out.shape[-1])[:B]
+
+
 def critic(crit: Array, x: Array, s: Callable = jax.nn.sigmoid) -> Array:
     """f_ν(x) for a batch of points.
 

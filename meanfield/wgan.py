@@ -20,8 +20,8 @@ from meanfield import observables as obs
 from meanfield.dynamics import Game, GameState, box_projection, optimizer
 from meanfield.laws import Law, midpoint_quantiles
 from meanfield.measure import BlockLaw, init_critic, init_generator
-from meanfield.payoff import Expectation, payoff
-from meanfield.readout import activation, generator
+from meanfield.payoff import Expectation, payoff, payoff_blocked
+from meanfield.readout import activation, generator, generator_blocked
 
 Array = jax.Array
 def _static():
@@ -157,12 +157,15 @@ class WGAN:
 
     def observe(self, state: GameState) -> dict[str, Array]:
         s = activation(self.act)
-        out = generator(state.gen, self.eval_z, s)
+        # Blocked over points: observables must not need O(n_eval·N·K) memory per replica;
+        # a block holds about 2^18 generator pre-activations (1 MiB in float32).
+        block = max(8, min(256, 2 ** 18 // (self.N * self.K)))
+        out = generator_blocked(state.gen, self.eval_z, s, block)
         gm, gs = obs.mean_std(state.gen)
         cm, cs = obs.mean_std(state.crit)
         om, os_ = obs.mean_std(out)
         return {
-            "payoff": payoff(state.gen, state.crit, self.rule, s),
+            "payoff": payoff_blocked(state.gen, state.crit, self.rule, s, block),
             "w1": obs.sliced_wasserstein(out, self.eval_x, self.eval_dirs, 1),
             "w2": obs.sliced_wasserstein(out, self.eval_x, self.eval_dirs, 2),
             "boundary_mass": obs.boundary_mass(state.crit, self.clip),

@@ -38,3 +38,25 @@ def test_table_covers_issue_grid():
     assert {c.batch for c in rows} == {1, 64} and {c.replicas for c in rows} == {1, 64}
     assert {c.scheme for c in rows} == set(bench.SCHEMES)
     assert all(c.M == c.N for c in rows)
+
+
+def test_xla_defaults_are_set_and_yield_to_the_user(monkeypatch):
+    """``import meanfield`` adds the YNNPACK opt-out on the checked jaxlib series; a user's own
+    setting of the flag, or ``MEANFIELD_XLA_DEFAULTS=0``, leaves ``XLA_FLAGS`` alone."""
+    import importlib.metadata
+    import os
+
+    from meanfield import _xla
+
+    checked = importlib.metadata.version("jaxlib").startswith(_xla.CHECKED_SERIES)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+    monkeypatch.delenv("MEANFIELD_XLA_DEFAULTS", raising=False)
+    assert _xla.apply() == checked
+    assert (_xla.FLAG in os.environ["XLA_FLAGS"].split()) == checked
+    assert "--xla_force_host_platform_device_count=1" in os.environ["XLA_FLAGS"]
+    mine = "--xla_cpu_experimental_ynn_fusion_type=reduce"
+    monkeypatch.setenv("XLA_FLAGS", mine)
+    assert not _xla.apply() and os.environ["XLA_FLAGS"] == mine
+    monkeypatch.setenv("XLA_FLAGS", "")
+    monkeypatch.setenv("MEANFIELD_XLA_DEFAULTS", "0")
+    assert not _xla.apply() and os.environ["XLA_FLAGS"] == ""
