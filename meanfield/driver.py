@@ -128,8 +128,9 @@ class Carry(NamedTuple):
     bad_record: jax.Array
 
 
-#: Largest block of pre-drawn step noise (bytes per replica); larger records draw in blocks.
-NOISE_BLOCK_BYTES = 4 * 2 ** 20
+#: Largest block of pre-drawn step noise (bytes per replica; drawing it takes about 20x that in
+#: temporaries); records with more steps draw their noise block by block.
+NOISE_BLOCK_BYTES = 64 * 2 ** 10
 
 
 def _draws_noise(system) -> bool:

@@ -299,3 +299,32 @@ def test_block_drawn_noise_equals_per_step_draws(x64, monkeypatch, scheme, popul
     assert np.abs(np.asarray(state.gen) - np.asarray(w.init(key_init).gen)).max() > 1e-4
     for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(traj.final_state)):
         np.testing.assert_allclose(np.asarray(y)[0], np.asarray(x), rtol=0, atol=1e-12)
+
+
+def test_memory_grows_with_snapshots_not_steps():
+    """XLA's buffers of a compiled chunk: once the steps per record exceed one block of
+    pre-drawn noise (``NOISE_BLOCK_BYTES``), 10× more steps cost no more memory; every extra
+    snapshot costs one copy of the particles."""
+    from meanfield import driver
+
+    w = small_wgan(N=64, M=64, dtype="float32")
+    init_keys, noise_keys = replica_keys(0, 2)
+
+    def chunk_bytes(record_every, snaps):
+        sched = driver.Schedule(w.dt, record_every, 4, snaps)
+        prog = driver._Programs(sched, 4, False, None)
+        state = jax.vmap(w.init)(init_keys)
+        shot = jax.vmap(w.snapshot)(state)
+        buf = jax.tree.map(lambda x: jnp.repeat(x[:, None], max(1, len(snaps)), 1), shot)
+        carry = driver.Carry(state, buf, jnp.full((2,), -1, jnp.int32))
+        m = prog.compiled(w, carry, noise_keys).memory_analysis()
+        return m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+
+    particles = 2 * 64 * (3 + 3) * 4  # R · (N·(L+2) + M·(K+2)) float32 bytes
+    # Drawing a block of noise needs about 20x its size in RNG temporaries: bounded, whatever
+    # the number of steps.
+    base = chunk_bytes(1, (4,))
+    for steps in (100_000, 1_000_000):
+        assert chunk_bytes(steps, (4,)) - base <= 2 * 32 * driver.NOISE_BLOCK_BYTES, steps
+    one, five = chunk_bytes(100, (4,)), chunk_bytes(100, (0, 1, 2, 3, 4))
+    assert five - one >= 4 * particles
