@@ -3,8 +3,8 @@
 For one configuration (N, M, K, L, batch m, replicas R, scheme) it reports, after compilation:
 
 - ``steps_per_second``: generator steps of one replica per second of wall time, all R replicas
-  advancing together, observables recorded every max(1000, 4N) steps as in a run (R·steps_per_second
-  replica-steps are done per second);
+  advancing together, observables recorded every max(1000, 4N) steps as in a run
+  (R·steps_per_second replica-steps are done per second);
 - ``particle_steps_per_second``: N·R·steps_per_second (generator particles moved per second);
 - ``compile_seconds`` and ``memory_bytes`` (XLA's buffer sizes of the compiled chunk program:
   arguments + outputs + temporaries, i.e. its peak; it grows with snapshots, not with steps);

@@ -169,8 +169,8 @@ def _chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = N
 
             def one_step(carry, i):
                 # The step's noise rides in the carry, sliced one step ahead: scanning over it
-                # directly lets XLA fuse the dynamic slice into every elementwise loop of the step,
-                # which then cannot vectorise (2-6x slower on CPU, see benchmarks/README.md).
+                # directly lets XLA fuse the dynamic slice into every elementwise loop of the
+                # step, which then cannot vectorise (1.7-3.3x slower on CPU; benchmarks/README).
                 state, current = carry
                 following = jax.tree.map(
                     lambda a: jax.lax.dynamic_index_in_dim(a, jnp.minimum(i + 1, block - 1),
