@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from meanfield import results
+
 SCHEMES = ("simultaneous", "alternating", "population")
 TABLE_N = (256, 1024, 4096, 16384)
 TABLE_KL = ((1, 1), (8, 8))
@@ -300,9 +302,10 @@ def run_table(out: Path, budget: float, all_kl: bool = False, report=print) -> l
             row = {**asdict(cfg), "skipped": f"{type(e).__name__}: {str(e)[:120]}"}
         rows.append(row)
         report(json.dumps(row) + f"  # {time.perf_counter() - t0:.1f} s")
-        (out / "bench.json").write_text(json.dumps(
-            {"environment": env, "machine_limit": limit, "rows": rows}, indent=1))
-        (out / "bench.md").write_text(markdown(rows, env, limit))
+        # Rewritten after every row, atomically: an interrupted table keeps its finished rows.
+        results.atomic_write_text(out / "bench.json", results.dumps_json(
+            {"environment": env, "machine_limit": limit, "rows": rows}))
+        results.atomic_write_text(out / "bench.md", markdown(rows, env, limit))
     return rows
 
 

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from meanfield.observables import clamped_counts
+from meanfield.readout import blocked
 
 Array = jax.Array
 
@@ -75,17 +76,11 @@ def diameter(crit: Array, block: int = 128) -> Array:
     """Euclidean diameter of the support, max_{i,j} |ω_i − ω_j|.
 
     Differences are taken directly (not through the Gram matrix), so a collapsed cloud has
-    diameter exactly 0. The work is O(M² d) but the memory O(block·M·d): rows are taken
-    ``block`` at a time (padding repeats row 0, which changes no maximum).
+    diameter exactly 0. The work is O(M² d), the memory O(block·M·d): rows go ``block`` at a time.
     """
-    M, d = crit.shape
-    block = min(block, M)
-    rows = jnp.concatenate([crit, jnp.broadcast_to(crit[:1], ((-M) % block, d))])
-
-    def farthest(b):  # [block, d] -> max squared distance to any particle
-        return jnp.max(jnp.sum((b[:, None, :] - crit[None, :, :]) ** 2, axis=-1))
-
-    return jnp.sqrt(jnp.max(jax.lax.map(farthest, rows.reshape(-1, block, d))))
+    farthest = blocked(lambda rows: jnp.max(jnp.sum((rows[:, None, :] - crit[None]) ** 2, -1), 1),
+                       crit, block)
+    return jnp.sqrt(jnp.max(farthest))
 
 
 #: Tolerance of ``distinct_atoms_coarse``, in units of c.

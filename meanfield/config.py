@@ -115,15 +115,16 @@ class DynamicsConfig:
 class ToyConfig:
     """The toy game of talk 002 (MODEL.md §5), used when ``model.kind = "toy"``.
 
-    Particle counts come from ``model.N``/``model.M``, the latent from ``latent.law`` and c from
-    ``dynamics.clip``. Time is mean-field time directly: one step advances it by ``dt``.
+    Particle counts come from ``model.N``/``model.M`` and the latent from ``latent.law``. Time is
+    mean-field time directly: one step advances it by ``dt``.
     """
 
     gamma: float = _f(1.0, "critic speed γ", **_POS)
     dt: float = _f(0.01, "mean-field time per step", **_POS)
     integrator: str = _f("euler", "projected explicit Euler (the GAN algorithm) or RK4",
                          *_one_of("euler", "rk4"))
-    clipped: bool = _f(True, "project ω onto [−c, c] (c = dynamics.clip)")
+    clipped: bool = _f(True, "project ω onto [−c, c]")
+    clip: float = _f(1.0, "c (002's setting: 1)", **_POS)
     theta0: float = _f(-2.0, "centre of the generator particles θ")
     omega0: float = _f(0.0, "centre of the critic particles ω")
     theta_spread: float = _f(0.0, "std of the initial generator cloud", **_NONNEG)
@@ -134,15 +135,16 @@ class ToyConfig:
 class DiracConfig:
     """The Dirac GAN (MODEL.md §6), used when ``model.kind = "dirac"``.
 
-    ``dynamics.n_critic`` sets critic steps per generator step (alternating) and ``dynamics.clip``
-    the clip c when ``clipped``. One step advances time by ``h``.
+    One step advances time by ``h``.
     """
 
     loss: str = _f("gan", "loss f", *_one_of("gan", "nonsaturating", "wgan"))
     scheme: str = _f("simultaneous", "discrete updates or a flow (RK4 steps of size h)",
                      *_one_of("simultaneous", "alternating", "nash_flow", "morse_flow"))
     h: float = _f(0.2, "step size h", **_POS)
-    clipped: bool = _f(False, "clip ψ to [−c, c] (c = dynamics.clip)")
+    clipped: bool = _f(False, "clip ψ to [−c, c]")
+    clip: float = _f(0.5, "c, used when clipped", **_POS)
+    n_critic: int = _f(1, "critic steps per generator step (alternating)", **_POS)
     gp: float = _f(0.0, "gradient-penalty weight γ_gp", **_NONNEG)
     noise: float = _f(0.0, "instance-noise scale σ (in expectation)", **_NONNEG)
     theta0: float = _f(1.0, "initial generator position θ")
@@ -340,5 +342,6 @@ def describe() -> str:
 
 
 __all__ = ["Config", "ConfigError", "ModelConfig", "LatentConfig", "TargetConfig", "InitConfig",
-           "DynamicsConfig", "ToyConfig", "DiracConfig", "RunConfig", "load", "from_dict", "to_dict", "dumps", "describe",
+           "DynamicsConfig", "ToyConfig", "DiracConfig", "RunConfig", "load", "from_dict",
+           "to_dict", "dumps", "describe",
            "apply_overrides"]

@@ -78,13 +78,6 @@ def f_prime(t: Array, loss: str = "gan") -> Array:
     return jnp.ones_like(t) if loss == "wgan" else jax.nn.sigmoid(-t)
 
 
-def f_second(t: Array, loss: str = "gan") -> Array:
-    """f''(t): −σ(t)σ(−t) for the GAN losses, 0 for WGAN."""
-    _check_loss(loss)
-    t = jnp.asarray(t)
-    return jnp.zeros_like(t) if loss == "wgan" else -jax.nn.sigmoid(t) * jax.nn.sigmoid(-t)
-
-
 def _noise_rule(sigma: float, n: int, dtype) -> tuple[Array, Array]:
     """Nodes ε_k and weights w_k with E g(σZ) ≈ Σ w_k g(ε_k), Z ~ N(0, 1) (Gauss–Hermite)."""
     if sigma == 0.0:

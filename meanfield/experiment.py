@@ -56,7 +56,7 @@ def _build_toy(cfg: Config) -> ParticleSystem:
     from meanfield.toy import ToyGame
 
     m, t = cfg.model, cfg.toy
-    return ToyGame(N=m.N, M=m.M, gamma=t.gamma, clip=cfg.dynamics.clip if t.clipped else None,
+    return ToyGame(N=m.N, M=m.M, gamma=t.gamma, clip=t.clip if t.clipped else None,
                    latent=cfg.latent.law, dt=t.dt, integrator=t.integrator, theta0=t.theta0,
                    omega0=t.omega0, theta_spread=t.theta_spread, omega_spread=t.omega_spread,
                    dtype=cfg.run.dtype)
@@ -67,8 +67,8 @@ def _build_dirac(cfg: Config) -> ParticleSystem:
 
     d = cfg.dirac
     return DiracGAN(loss=d.loss, scheme=d.scheme, h=d.h,
-                    clip=cfg.dynamics.clip if d.clipped else None, gp=d.gp, noise=d.noise,
-                    n_critic=cfg.dynamics.n_critic, theta0=d.theta0, psi0=d.psi0,
+                    clip=d.clip if d.clipped else None, gp=d.gp, noise=d.noise,
+                    n_critic=d.n_critic, theta0=d.theta0, psi0=d.psi0,
                     dtype=cfg.run.dtype)
 
 

@@ -286,13 +286,3 @@ def measure_limit_cycle(theta0: float, omega0: float, *, gamma: float = 1.0, c: 
     sel = (t >= cr[-2]) & (t <= cr[-1])
     return LimitCycle(float(Hs[sel].mean()), float(np.mean(np.diff(cr[-n_periods - 1:]))),
                       float(Hs[sel].min()), float(Hs[sel].max()), H0)
-
-
-def limit_cycle_energy(theta0: float = -2.0, omega0: float = 0.0, **kw) -> float:
-    """H on the eventual orbit (A(0) = 0); keywords as :func:`measure_limit_cycle`."""
-    return measure_limit_cycle(theta0, omega0, **kw).energy
-
-
-def limit_cycle_period(theta0: float = -2.0, omega0: float = 0.0, **kw) -> float:
-    """Period of the eventual orbit; keywords as :func:`measure_limit_cycle`."""
-    return measure_limit_cycle(theta0, omega0, **kw).period

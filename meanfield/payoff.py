@@ -11,7 +11,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from meanfield.readout import critic, generator
+from meanfield.readout import blocked, critic, generator
 
 Array = jax.Array
 
@@ -49,28 +49,16 @@ def payoff(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn.sigmoid
     return e.wz @ fake - e.wx @ real
 
 
-def _blocks(points: Array, weights: Array, block: int) -> tuple[Array, Array]:
-    """``[B, d]``, ``[B]`` -> ``[nb, block, d]``, ``[nb, block]``, padded with zero weights."""
-    pad = (-points.shape[0]) % block
-    points = jnp.concatenate([points, jnp.zeros((pad,) + points.shape[1:], points.dtype)])
-    weights = jnp.concatenate([weights, jnp.zeros((pad,), weights.dtype)])
-    return points.reshape(-1, block, *points.shape[1:]), weights.reshape(-1, block)
-
-
 def payoff_blocked(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn.sigmoid,
                    block: int = 256) -> Array:
-    """:func:`payoff`, summing over the expectation's points ``block`` at a time.
+    """:func:`payoff`, evaluating the readouts ``block`` points at a time.
 
-    Same value (up to summation order), memory O(block·(N·K + M)) instead of O(B·(N·K + M)):
-    for observables under a large rule (a 4096-point sample) with large N and many replicas.
+    Same value (up to rounding), memory O(block·(N·K + M)) instead of O(B·(N·K + M)): for
+    observables under a large rule (a 4096-point sample) with large N and many replicas.
     """
-    if max(e.z.shape[0], e.x.shape[0]) <= block:
-        return payoff(gen, crit, e, s)
-    z, wz = _blocks(e.z, e.wz, block)
-    x, wx = _blocks(e.x, e.wx, block)
-    fake = jax.lax.map(lambda a: a[1] @ critic(crit, generator(gen, a[0], s), s), (z, wz))
-    real = jax.lax.map(lambda a: a[1] @ critic(crit, a[0], s), (x, wx))
-    return jnp.sum(fake) - jnp.sum(real)
+    fake = blocked(lambda z: critic(crit, generator(gen, z, s), s), e.z, block)
+    real = blocked(lambda x: critic(crit, x, s), e.x, block)
+    return e.wz @ fake - e.wx @ real
 
 
 def velocities(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn.sigmoid):

@@ -105,9 +105,9 @@ def draw_phase(path: Path, cfg: Config, observables: dict, x: str, y: str) -> No
         ax.plot(xs[r], ys[r], lw=0.9, color="C0")
         ax.plot(xs[r, :1], ys[r, :1], "o", color="C2", ms=4, label="start" if r == 0 else None)
         ax.plot(xs[r, -1:], ys[r, -1:], "s", color="C3", ms=4, label="end" if r == 0 else None)
-    clipped = cfg.toy.clipped if cfg.model.kind == "toy" else cfg.dirac.clipped
-    if clipped:
-        c = cfg.dynamics.clip
+    section = cfg.toy if cfg.model.kind == "toy" else cfg.dirac
+    if section.clipped:
+        c = section.clip
         for sign in (1, -1):
             ax.axhspan(sign * c, sign * max(c, np.abs(ys).max()) * 1.1, color="0.88", zorder=0)
             ax.axhline(sign * c, color="0.4", lw=0.8, ls="--")

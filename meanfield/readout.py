@@ -49,17 +49,20 @@ def generator(gen: Array, z: Array, s: Callable = jax.nn.sigmoid) -> Array:
     return jnp.mean(a * s(pre), axis=1)
 
 
+def blocked(f: Callable[[Array], Array], points: Array, block: int) -> Array:
+    """``f(points)`` for a pointwise ``f`` (row i of the result depends on ``points[i]`` only),
+    evaluated ``block`` points at a time: the same values with the intermediates of ``block``
+    points in memory instead of all of them (``lax.map`` handles the remainder)."""
+    if points.shape[0] <= block:
+        return f(points)
+    return jax.lax.map(lambda p: f(p[None])[0], points, batch_size=block)
+
+
 def generator_blocked(gen: Array, z: Array, s: Callable = jax.nn.sigmoid,
                       block: int = 256) -> Array:
-    """:func:`generator` at many latents, ``block`` at a time: ``[B, K]`` with O(block·N·K)
-    memory instead of O(B·N·K) (for observables at ``n_eval`` latents with large N)."""
-    B = z.shape[0]
-    if B <= block:
-        return generator(gen, z, s)
-    pad = (-B) % block
-    zb = jnp.concatenate([z, jnp.zeros((pad, z.shape[1]), z.dtype)]).reshape(-1, block, z.shape[1])
-    out = jax.lax.map(lambda zz: generator(gen, zz, s), zb)
-    return out.reshape(-1, out.shape[-1])[:B]
+    """:func:`generator` at many latents ``[B, L]``, ``block`` at a time: ``[B, K]`` with
+    O(block·N·K) memory instead of O(B·N·K) (observables at ``n_eval`` latents, large N)."""
+    return blocked(lambda zz: generator(gen, zz, s), z, block)
 
 
 def critic(crit: Array, x: Array, s: Callable = jax.nn.sigmoid) -> Array:

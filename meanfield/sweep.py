@@ -68,7 +68,7 @@ import tomli_w
 
 from meanfield import config as C
 from meanfield import devices, results
-from meanfield.driver import Trajectory, make_schedule, replica_keys, simulate
+from meanfield.driver import Trajectory, replica_keys, simulate
 
 #: Axes that keep array shapes and the step count: vmapped inside one compiled program.
 VMAPPED = ("dynamics.n_critic", "dynamics.clip", "run.seed")
@@ -244,9 +244,16 @@ def cells(spec: SweepSpec) -> list[Cell]:
     return list(out.values())
 
 
+#: Particle systems that are pytrees, so that cells differing in VMAPPED fields can be stacked.
+BATCHABLE_KINDS = ("wgan",)
+
+
 def group_key(cfg: C.Config) -> str:
-    """Cells with equal keys differ only in vmapped fields: one compiled program."""
+    """Cells with equal keys differ only in vmapped fields: one compiled program. Systems that
+    are not pytrees (the toy game, the Dirac GAN) run one cell per program."""
     d = C.to_dict(cfg)
+    if cfg.model.kind not in BATCHABLE_KINDS:
+        return repr(d)
     for axis in VMAPPED:
         s, k = axis.split(".")
         d[s][k] = None
@@ -284,9 +291,18 @@ class GroupRun(NamedTuple):
     seconds: float
 
 
-def simulate_cells(configs: list[C.Config], *, population: bool = False, replicas: int | None = None,
-                   initial_state=None, on_chunk: Callable | None = None,
-                   build: Callable[[C.Config], Any] | None = None) -> GroupRun:
+def simulate_cells(configs: list[C.Config], **kw) -> GroupRun:
+    """:func:`_simulate_cells` in the configs' precision (``run.dtype``; float64 needs x64)."""
+    from meanfield.experiment import precision
+
+    with precision(configs[0]):
+        return _simulate_cells(configs, **kw)
+
+
+def _simulate_cells(configs: list[C.Config], *, population: bool = False,
+                    replicas: int | None = None, initial_state=None,
+                    on_chunk: Callable | None = None,
+                    build: Callable[[C.Config], Any] | None = None) -> GroupRun:
     """Run cells that differ only in vmapped fields as one compiled, replica-sharded program.
 
     Args:
@@ -301,7 +317,7 @@ def simulate_cells(configs: list[C.Config], *, population: bool = False, replica
     Returns:
         The :class:`GroupRun` (padding for the device count removed).
     """
-    from meanfield.experiment import build_system
+    from meanfield.experiment import build_system, schedule_for
 
     build = build or build_system
     R = replicas or configs[0].run.replicas
@@ -315,19 +331,27 @@ def simulate_cells(configs: list[C.Config], *, population: bool = False, replica
     keys = [replica_keys(c.run.seed, R, c.run.shared_init) for c in configs]
     init_keys = jnp.concatenate([k[0] for k in keys])
     noise_keys = jnp.concatenate([k[1] for k in keys])
-    batched = stack([s for s in systems for _ in range(R)])
+    # A pytree system is stacked over cells × replicas; any other is one cell, shared by all.
+    batchable = jax.tree.leaves(systems[0]) != [systems[0]]
+    if not batchable and len(systems) > 1:
+        raise ValueError("systems that are not pytrees run one cell per group (see group_key)")
+    batched = stack([s for s in systems for _ in range(R)]) if batchable else systems[0]
     if initial_state is None:
-        initial_state = jax.jit(jax.vmap(lambda s, k: s.init(k)))(batched, init_keys)
+        init = (jax.vmap(lambda s, k: s.init(k)) if batchable
+                else jax.vmap(lambda k: batched.init(k)))
+        initial_state = (jax.jit(init)(batched, init_keys) if batchable
+                         else jax.jit(init)(init_keys))
     # The driver donates its carry, so keep a host copy of the initial states for the caller.
     initial_state = jax.tree.map(np.asarray, initial_state)
     mesh = devices.replica_mesh()
     padded = devices.padded_size(n, mesh)
-    args = devices.shard_replicas(devices.pad_replicas(
-        (batched, init_keys, noise_keys, initial_state), padded), mesh)
-    r0 = configs[0].run
-    schedule = make_schedule(systems[0].dt, r0.T, r0.n_records, tuple(r0.snapshot_times))
-    traj = simulate(args[0], schedule, args[1], args[2], system_batched=True,
-                    initial_state=args[3], chunk_records=r0.chunk_records or None,
+    arrays = devices.shard_replicas(devices.pad_replicas(
+        (init_keys, noise_keys, initial_state), padded), mesh)
+    if batchable:
+        batched = devices.shard_replicas(devices.pad_replicas(batched, padded), mesh)
+    schedule = schedule_for(configs[0], systems[0])
+    traj = simulate(batched, schedule, arrays[0], arrays[1], system_batched=batchable,
+                    initial_state=arrays[2], chunk_records=configs[0].run.chunk_records or None,
                     on_chunk=on_chunk)
     if padded != n:
         traj = traj._replace(observables=devices.unpad(traj.observables, n),
@@ -363,8 +387,7 @@ def _plain_group(spec: SweepSpec, group: list[Cell], out: Path, progress) -> Non
 
     cfgs = [c.config for c in group]
     R = cfgs[0].run.replicas
-    with jax.enable_x64(cfgs[0].run.dtype == "float64"):
-        run = simulate_cells(cfgs, on_chunk=progress.chunk)
+    run = simulate_cells(cfgs, on_chunk=progress.chunk)
     for i, cell in enumerate(group):
         traj = cell_slice(run.trajectory, i, R)
         summary = summarize(cell.config, run.systems[i], traj, run.seconds / len(group))
