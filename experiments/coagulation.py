@@ -7,6 +7,16 @@ for two initial critic clouds, given in units of c so that every c starts from t
   α = γ = +c, β ~ N(−c/2, (c/4)²));
 - ``centered``: α, β, γ ~ N(0, (``--centered-std``·c)²) clipped into Q (a generic, symmetric cloud).
 
+Why the centred cloud ends as *two* atoms ±ω* (``docs/coagulation.md``): the sigmoid has
+s(−u) = 1 − s(u), so φ(x; −ω) = −α s(−βx − γ) = φ(x; ω) − α. Flipping a critic particle changes
+f_ν by a constant, which cancels in E f(fake) − E f(real): the generator does not see the flip, and
+the critic velocity V(ω) = ∇_ω[E φ(g(z); ω) − E φ(x; ω)] (a function of μ alone) is odd,
+V(−ω) = −V(ω); so is the projection onto the symmetric box Q. Hence ω(t) and −ω(t) are both
+critic paths in the same generator trajectory, and every attractor has an antipodal twin. A cloud
+that is symmetric in law puts particles in both basins and ends on both atoms; flipping one basin
+at t = 0 gives one atom and the very same generator (``tests/test_critic_symmetry.py``). The table
+reports, for each cell, the share of the final critic mass whose mirror image is occupied too.
+
 Every (family, c, n_c) is one leaf of a stacked WGAN, so each of the two dynamics (population, and
 SGD with the config's batch size) is one compiled program (``simulate(..., system_batched=True)``).
 Writes under ``--out``: ``study.npz`` (every recorded observable ``[S, n_rec, ...]`` and critic
@@ -20,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +45,7 @@ import numpy as np  # noqa: E402
 from matplotlib.animation import PillowWriter  # noqa: E402
 
 from meanfield import coagulation, config, experiment, results  # noqa: E402
+from meanfield.cli import study_folder  # noqa: E402
 from meanfield.driver import make_schedule, replica_keys, simulate  # noqa: E402
 from meanfield.measure import BlockLaw  # noqa: E402
 from meanfield.payoff import velocities  # noqa: E402
@@ -99,6 +111,14 @@ def run_grid(cfg, args, population: bool):
     return labels, traj, base
 
 
+def mirrored_mass(crit: np.ndarray, c: float, tol: float = 1e-6) -> float:
+    """Share of the particles ``crit [M, d]`` whose mirror image −ω_j lies within ``tol``·c of
+    some particle: 1 for a cloud of antipodal pairs of atoms, 0 for one atom off the origin."""
+    crit = np.asarray(crit, float)
+    d = np.linalg.norm(crit[:, None, :] + crit[None, :, :], axis=-1)
+    return float(np.mean(d.min(axis=1) <= tol * c))
+
+
 def table_rows(labels, traj, base, dynamics: str):
     t, o = traj.t, traj.observables
     t0 = coagulation.collapse_time(t, o["distinct_atoms"])
@@ -113,7 +133,8 @@ def table_rows(labels, traj, base, dynamics: str):
                "initial_distinct_atoms": int(o["distinct_atoms"][k, 0]),
                "final_vertex_mass": float(o["vertex_mass"][k, -1]),
                "final_diameter_over_c": float(o["critic_diameter"][k, -1] / c),
-               "w1_initial": float(o["w1"][k, 0]), "w1_final": float(o["w1"][k, -1])}
+               "w1_initial": float(o["w1"][k, 0]), "w1_final": float(o["w1"][k, -1]),
+               "final_mirrored_mass": mirrored_mass(traj.snapshots["critic"][k, -1], c)}
         if fam == "edge":
             row["rigid_prediction"] = rigid_prediction(
                 base, traj.snapshots["gen"][k, 0], traj.snapshots["critic"][k, 0], c, nc)
@@ -130,9 +151,11 @@ def markdown(rows, clips, n_critics) -> str:
                    if r["dynamics"] == dyn and r["family"] == fam}
             if not sel:
                 continue
+            extra = ("; rigid-translation prediction in brackets" if fam == "edge" else
+                     "; then the share of the final critic mass whose mirror image −ω is "
+                     "occupied too (within 1e-6·c)")
             out.append(f"\n**{dyn}, {fam} critic**: t_0 (first recorded time with one atom), or "
-                       "`— (A)`: no collapse by T, A atoms at T; rigid-translation prediction "
-                       "in brackets for the edge family\n")
+                       f"`— (A)`: no collapse by T, A atoms at T{extra}\n")
             out.append("| c | " + " | ".join(f"n_c = {n}" for n in n_critics) + " |")
             out.append("|---" * (len(n_critics) + 1) + "|")
             for c in clips:
@@ -143,8 +166,18 @@ def markdown(rows, clips, n_critics) -> str:
                             else f"— ({r['final_distinct_atoms']})")
                     if "rigid_prediction" in r:
                         cell += f" [{r['rigid_prediction']:.3g}]"
+                    if fam == "centered":
+                        cell += f", {100 * r['final_mirrored_mass']:.0f}% mirrored"
                     cells.append(cell)
                 out.append(f"| {c:g} | " + " | ".join(cells) + " |")
+            if fam == "centered":
+                out.append("\nThe centred cloud ends on antipodal pairs of atoms ±ω* because "
+                           "flipping a critic neuron, ω ↦ −ω, changes f only by the constant −α "
+                           "(s(−u) = 1 − s(u)): the generator does not see it and the critic "
+                           "velocity is odd, so every attractor has a twin −ω* and a symmetric "
+                           "cloud feeds both. Flipping the particles of one basin at t = 0 "
+                           "gives one atom and the same generator trajectory "
+                           "(docs/coagulation.md).")
     return "\n".join(out) + "\n"
 
 
@@ -281,7 +314,7 @@ def draw_collapse_example(path, traj, labels, k, c, row):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default="configs/coagulation.toml")
-    p.add_argument("--out", default="results/coagulation")
+    p.add_argument("--out", default="results/coagulation-study")
     p.add_argument("--set", action="append", default=[], metavar="section.key=value")
     p.add_argument("--clips", type=float, nargs="+", default=[0.01, 0.03, 0.1, 0.3, 1.0])
     p.add_argument("--n-critics", type=int, nargs="+", default=[1, 4, 16])
@@ -291,8 +324,16 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=41, help="critic snapshots (GIF frames)")
     p.add_argument("--no-sgd", action="store_true", help="population runs only")
     args = p.parse_args(argv)
-    cfg = config.load(args.config, args.set)
-    out = Path(args.out)
+    try:
+        cfg = config.load(args.config, args.set)
+    except config.ConfigError as e:
+        sys.exit(f"coagulation: error: {e}")
+    with study_folder(args.out) as out:
+        return study(cfg, args, out)
+
+
+def study(cfg: config.Config, args, out: Path) -> int:
+    """The whole study into the owned folder ``out`` (see the module docstring)."""
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()

@@ -2,7 +2,8 @@
 
 Panels: for each loss (GAN, non-saturating, WGAN), the Nash-flow vector field with trajectories of
 the continuous flow (RK4), simultaneous and alternating steps (h = 0.2 from θ = ψ = 1, 500 steps),
-and the regularised variants (gradient penalty, instance noise, clipping); plus 004's bilinear game
+and the regularised variants (gradient penalty, instance noise, consensus optimisation, clipping);
+plus 004's bilinear game
 F = θ_D·θ_G under the Nash and Morse flows.
 
 Run as ``python experiments/dirac.py OUTDIR``; :func:`make_figures` returns the measured numbers
@@ -26,7 +27,7 @@ import numpy as np  # noqa: E402
 from meanfield import dirac as d  # noqa: E402
 
 H, STEPS = 0.2, 500
-GP, SIGMA, CLIP = 0.5, 0.7, 0.5
+GP, SIGMA, CLIP, CONSENSUS = 0.5, 0.7, 0.5, 1.0
 
 VARIANTS = {
     # name: (DiracGAN keyword arguments, label)
@@ -36,6 +37,8 @@ VARIANTS = {
     "gradient_penalty": (dict(scheme="simultaneous", gp=GP), f"simultaneous + GP γ = {GP}"),
     "instance_noise": (dict(scheme="simultaneous", noise=SIGMA),
                        f"simultaneous + noise σ = {SIGMA}"),
+    "consensus": (dict(scheme="simultaneous", consensus=CONSENSUS),
+                  f"simultaneous + consensus γ = {CONSENSUS}"),
     "clipped": (dict(scheme="simultaneous", clip=CLIP), f"simultaneous, ψ clipped to ±{CLIP}"),
 }
 
@@ -60,7 +63,8 @@ def dirac_grid(out: Path) -> dict:
             system = d.DiracGAN(loss=loss, dtype="float64", **kw)
             n = STEPS if name != "nash_flow" else int(STEPS * H / system.h)
             tr = d.trajectory(system, n)
-            vf = lambda th, ps, s=system: d.nash_field(th, ps, loss, s.gp, s.noise)  # noqa: E731
+            vf = lambda th, ps, s=system: d.consensus_field(  # noqa: E731
+                th, ps, "nash", loss, s.gp, s.noise, s.consensus)
             _field_panel(ax, vf, clip=system.clip)
             ax.plot(tr["theta"], tr["psi"], lw=0.8, color="C3")
             ax.plot(tr["theta"][:1], tr["psi"][:1], "ko", ms=3)
@@ -71,11 +75,12 @@ def dirac_grid(out: Path) -> dict:
                 ax.set_ylabel(f"{loss}\nψ")
             if i == len(d.LOSSES) - 1:
                 ax.set_xlabel("θ")
-            ev = d.equilibrium_eigenvalues(loss, "nash", system.gp, system.noise)
+            ev = d.equilibrium_eigenvalues(loss, "nash", system.gp, system.noise,
+                                           system.consensus)
             res[f"{loss}/{name}"] = {"final_norm": float(tr["norm"][-1]),
                                      "flow_eigenvalues": [str(complex(e)) for e in ev]}
-            if name in ("simultaneous", "alternating"):
-                ue = d.update_eigenvalues(loss, name, H)
+            if name in ("simultaneous", "alternating", "consensus"):
+                ue = d.update_eigenvalues(loss, system.scheme, H, consensus=system.consensus)
                 res[f"{loss}/{name}"]["update_eigenvalue_moduli"] = np.abs(ue).tolist()
     fig.suptitle(f"Dirac GAN: trajectories from (θ, ψ) = (1, 1), {STEPS} steps (flow: t = "
                  f"{STEPS * H:g}); streamlines: the variant's Nash field; shaded: clipped region")
@@ -148,13 +153,21 @@ def make_figures(out_dir) -> dict:
         al = d.trajectory(d.DiracGAN(loss="wgan", scheme="alternating", dtype="float64"), STEPS)
         Q = np.asarray(d.alternating_invariant(al["theta"], al["psi"], H))
         res["wgan/alternating_invariant_range"] = [float(Q.min()), float(Q.max())]
+        # consensus makes the WGAN field linear and contracting: |1 + h(−γ + i)| per step
+        co = d.trajectory(d.DiracGAN(loss="wgan", consensus=CONSENSUS, dtype="float64"), STEPS)
+        res["wgan/consensus_norm_ratio_per_step"] = float(
+            np.mean(co["norm"][1:] / co["norm"][:-1]))
+        res["wgan/consensus_norm_ratio_theory"] = float(np.hypot(1 - H * CONSENSUS, H))
     (out / "numbers.json").write_text(json.dumps(res, indent=2))
     return res
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python experiments/dirac.py OUTDIR")
-    numbers = make_figures(sys.argv[1])
+    from meanfield.cli import study_folder
+
+    if len(sys.argv) > 2:
+        sys.exit("usage: python experiments/dirac.py [OUTDIR]   (default results/dirac-study)")
+    with study_folder(sys.argv[1] if len(sys.argv) == 2 else "results/dirac-study") as folder:
+        numbers = make_figures(folder)
     for k, v in numbers.items():
         print(f"{k}: {v}")

@@ -1,5 +1,8 @@
 """Figures and numbers for the toy game of talk 002 (MODEL.md §5, issue 6).
 
+Every figure uses talk 002's sign (the critic ascends E f(fake) − E f(real)) except
+``toy_sign.png``, which sets it against the WGAN sign (``docs/toy_game.md``).
+
 Energy convention on every plot: H = A(θ) + ω²/(2γ), A(0) = 0 (A = cosh θ − 1 for the logistic
 latent); 002's cosh θ + |ω|²/γ corresponds to critic speed γ/2.
 
@@ -245,6 +248,60 @@ def particle_figure(out: Path) -> dict:
     return res
 
 
+def _sign_cloud(sign: str, omega0: float, T: float = 10.0, dt: float = 1e-3):
+    """θ_i(t) ``[n + 1, 64]`` and ω(t) ``[n + 1]`` of a spread generator cloud under ``sign``."""
+    game = toy.ToyGame(N=64, M=1, dt=dt, theta0=-2.0, omega0=omega0, theta_spread=0.17,
+                       dtype="float64", sign=sign)
+    n = int(round(T / dt))
+    hist = jax.jit(lambda s: jax.lax.scan(lambda s, _: (game.step(s, None), s), s, None,
+                                          length=n + 1)[1])(game.init(jax.random.key(0)))
+    return np.arange(n + 1) * dt, np.asarray(hist.theta), np.asarray(hist.omega)[:, 0]
+
+
+def sign_figure(out: Path) -> dict:
+    """A spread generator cloud under talk 002's sign (splits) and the WGAN sign (aggregates).
+
+    N = 64, θ_i ~ N(−2, 0.17²), one critic particle from ω_0 = ±0.3, logistic, γ = c = 1, the GAN
+    algorithm (projected Euler) at Δt = 10⁻³.
+    """
+    res = {}
+    runs = {(sign, om): _sign_cloud(sign, om) for sign in toy.SIGNS for om in (0.3, -0.3)}
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    titles = {"wgan": "WGAN sign: critic ascends E f(real) − E f(fake)",
+              "talk002": "talk 002's sign: critic ascends E f(fake) − E f(real)"}
+    for ax, sign in zip(axes[0], ("wgan", "talk002")):
+        t, th, _ = runs[(sign, 0.3)]
+        ax.plot(t[::20], th[::20], color="C0" if sign == "wgan" else "C3", lw=0.4, alpha=0.6)
+        ax.set(xlabel="t", ylabel="θ_i(t)", title=f"{titles[sign]}\n64 generator particles, "
+                                                 "ω_0 = 0.3")
+    for (sign, om), (t, th, omega) in runs.items():
+        sd = th.std(axis=1)
+        col = "C0" if sign == "wgan" else "C3"
+        ls = "-" if om > 0 else "--"
+        axes[1, 0].semilogy(t, sd, color=col, ls=ls, label=f"{sign}, ω_0 = {om:g}")
+        axes[1, 1].plot(t, omega, color=col, ls=ls, label=f"{sign}, ω_0 = {om:g}")
+        key = f"sign_{sign}_omega0_{om:g}"
+        below = np.nonzero(sd < 1e-3)[0]
+        s = np.sort(th[-1])
+        res[key] = {"initial_std": float(sd[0]), "final_std": float(sd[-1]),
+                    "first_time_std_below_1e-3": float(t[below[0]]) if len(below) else None,
+                    "final_largest_gap": float(np.diff(s).max()),
+                    "final_largest_gap_after_rank": int(np.argmax(np.diff(s))) + 1}
+    axes[1, 0].axhline(1e-3, color="k", lw=0.6, ls=":")
+    axes[1, 0].set(xlabel="t", ylabel="std of the θ_i", title="spread of the generator cloud "
+                   "(dotted: 10⁻³)")
+    axes[1, 1].set(xlabel="t", ylabel="ω(t)", title="the critic (M = 1, clipped to [−1, 1])")
+    for ax in axes[1]:
+        ax.legend(fontsize=8)
+    fig.suptitle("Toy game, N = 64, θ_i ~ N(−2, 0.17²), logistic, γ = c = 1, projected Euler "
+                 "Δt = 10⁻³\nthe WGAN sign aggregates the cloud into a Dirac in finite time; "
+                 "talk 002's sign splits it at its median")
+    fig.tight_layout()
+    fig.savefig(out / "toy_sign.png", dpi=120)
+    plt.close(fig)
+    return res
+
+
 def make_figures(out_dir) -> dict:
     """Draw every toy-game figure into ``out_dir`` and return the measured numbers."""
     out = Path(out_dir)
@@ -259,6 +316,7 @@ def make_figures(out_dir) -> dict:
         res.update(euler_order(out))
         res.update(limit_cycle_figure(out))
         res.update(particle_figure(out))
+        res.update(sign_figure(out))
         for gamma in (1.0, 10.0):
             for latent in toy.LATENTS:
                 rho0 = float(toy.rho(jnp.float64(0.0), latent))
@@ -271,8 +329,11 @@ def make_figures(out_dir) -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python experiments/toy_orbits.py OUTDIR")
-    numbers = make_figures(sys.argv[1])
+    from meanfield.cli import study_folder
+
+    if len(sys.argv) > 2:
+        sys.exit("usage: python experiments/toy_orbits.py [OUTDIR]   (default results/toy-study)")
+    with study_folder(sys.argv[1] if len(sys.argv) == 2 else "results/toy-study") as folder:
+        numbers = make_figures(folder)
     for k, v in numbers.items():
         print(f"{k}: {v}")

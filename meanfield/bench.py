@@ -315,10 +315,14 @@ def cmd_bench(args) -> int:
     single = any(getattr(args, k) is not None for k in ("N", "M", "K", "L", "batch", "replicas",
                                                           "scheme"))
     if single or args.json:
+        def given(name, default):
+            value = getattr(args, name)
+            return default if value is None else value
+
+        N = given("N", 256)
         cfg = BenchConfig(
-            N=args.N or 256, M=args.M or args.N or 256, K=args.K or 1, L=args.L or 1,
-            batch=args.batch or 1, replicas=args.replicas or 1,
-            scheme=args.scheme or "simultaneous", dtype=args.dtype)
+            N=N, M=given("M", N), K=given("K", 1), L=given("L", 1), batch=given("batch", 1),
+            replicas=given("replicas", 1), scheme=args.scheme or "simultaneous", dtype=args.dtype)
         limit = machine_limit()
         row = bench_one(cfg, limit, args.budget, torch=False if args.no_torch else None)
         row["machine_limit"] = limit
@@ -328,9 +332,41 @@ def cmd_bench(args) -> int:
             for k, v in row.items():
                 print(f"{k}: {v}")
         return 0
-    run_table(Path(args.out), args.budget, args.all_kl)
-    print(f"wrote {args.out}/bench.json and {args.out}/bench.md")
+    from meanfield import folders
+    from meanfield.cli import _fail
+
+    try:
+        out = folders.check_target(args.out, "bench")
+        with folders.owned(out, "bench"):
+            run_table(out, args.budget, args.all_kl)
+    except folders.FolderError as e:
+        _fail(str(e))
+    print(f"wrote {out}/bench.json and {out}/bench.md")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
 
 
 def add_parser(subparsers) -> None:
@@ -340,11 +376,11 @@ def add_parser(subparsers) -> None:
         description="Without configuration options, run the whole table and write JSON and "
                     "markdown; with any of them (or --json), measure that one configuration.")
     for name in ("N", "M", "K", "L", "batch", "replicas"):
-        b.add_argument(f"--{name}", type=int, default=None)
+        b.add_argument(f"--{name}", type=_positive_int, default=None)
     b.add_argument("--scheme", choices=SCHEMES, default=None)
     b.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.add_argument("--budget", type=float, default=1.0,
+    b.add_argument("--budget", type=_positive_float, default=1.0,
                    help="seconds of timing per configuration and side (default 1)")
     b.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     b.add_argument("--all-kl", action="store_true", help="all four (K, L) pairs, not K = L")

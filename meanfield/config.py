@@ -103,7 +103,10 @@ class DynamicsConfig:
     """The discrete scheme (MODEL.md §2). One generator step advances time by Δt = lr/N."""
 
     scheme: str = _f("simultaneous", "update scheme", *_one_of("simultaneous", "alternating"))
-    optimizer: str = _f("sgd", "optimiser (sgd is the mean-field scheme)", *_one_of("sgd", "rmsprop"))
+    optimizer: str = _f("sgd", "optimiser: sgd (the mean-field scheme) or rmsprop (PyTorch's "
+                        "RMSprop defaults: ν ← 0.99ν + 0.01g², step lr·g/(√ν + 1e-8), eps outside "
+                        "the square root; the time reading is then approximate)",
+                        *_one_of("sgd", "rmsprop"))
     lr: float = _f(1.0, "raw step size α (Δt = α/N)", **_POS)
     n_critic: int = _f(1, "critic steps per generator step n_c (γ_c = n_c N/M)", **_POS)
     clip: float = _f(0.01, "clipping half-width c of Q = [−c, c]^{K+2}", **_POS)
@@ -129,6 +132,11 @@ class ToyConfig:
     omega0: float = _f(0.0, "centre of the critic particles ω")
     theta_spread: float = _f(0.0, "std of the initial generator cloud", **_NONNEG)
     omega_spread: float = _f(0.0, "std of the initial critic cloud", **_NONNEG)
+    sign: str = _f("talk002", "which game: 'talk002' (the critic ascends E f(fake) − E f(real), "
+                   "the generator descends it) or 'wgan' (the critic ascends E f(real) − "
+                   "E f(fake), the generator descends it); different games for N > 1, since the "
+                   "ReLU critics are not closed under f ↦ −f (docs/toy_game.md)",
+                   *_one_of("talk002", "wgan"))
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,10 @@ class DiracConfig:
     n_critic: int = _f(1, "critic steps per generator step (alternating)", **_POS)
     gp: float = _f(0.0, "gradient-penalty weight γ_gp", **_NONNEG)
     noise: float = _f(0.0, "instance-noise scale σ (in expectation)", **_NONNEG)
+    consensus: float = _f(0.0, "consensus-optimisation weight γ (Mescheder et al. 2017): both "
+                          "players subtract ½γ‖v‖² from their objectives, v the joint gradient "
+                          "field, so they follow v − γJ_vᵀv; eigenvalues −γf′(0)² ± if′(0) at "
+                          "the equilibrium (docs/dirac_gan.md)", **_NONNEG)
     theta0: float = _f(1.0, "initial generator position θ")
     psi0: float = _f(1.0, "initial critic slope ψ")
 
@@ -158,16 +170,23 @@ class RunConfig:
     T: float = _f(10.0, "horizon in mean-field time", **_POS)
     n_records: int = _f(101, "recorded times on [0, T], t = 0 included", check=lambda x: x >= 2,
                         expect=">= 2")
-    snapshot_times: list = _f([0.0], "times at which all particles are saved")
+    snapshot_times: list = _f([0.0], "times >= 0 at which all particles are saved (times beyond T "
+                              "are dropped with a note; each is rounded up to a record time when "
+                              "the step does not allow it exactly, with a note)",
+                              check=lambda x: all(not isinstance(v, list) and v >= 0 for v in x),
+                              expect="a flat list of times >= 0")
     replicas: int = _f(1, "independent replicas R (vmapped)", **_POS)
-    seed: int = _f(0, "integer seed", **_NONNEG)
+    seed: int = _f(0, "integer seed in [0, 2^32 − 1] (JAX keys hold 32 bits in float32 mode)",
+                   check=lambda x: 0 <= x < 2 ** 32, expect="an integer in [0, 2^32 − 1]")
     shared_init: bool = _f(False, "all replicas start from the same particles")
     chunk_records: int = _f(0, "records per compiled chunk (0: about a tenth of the run)",
                             **_NONNEG)
     dtype: str = _f("float32", "float dtype", *_one_of("float32", "float64"))
     quadrature_nodes: int = _f(20, "quadrature nodes per dimension (population, payoff)", **_POS)
     max_quadrature_points: int = _f(4096, "above this, a fixed sample replaces quadrature", **_POS)
-    n_eval: int = _f(1024, "points per cloud for W_1, W_2", **_POS)
+    n_eval: int = _f(1024, "points per cloud for W_1, W_2 (>= 16: the estimators resolve about "
+                           "1/n_eval of the laws' spread)", check=lambda x: x >= 16,
+                     expect=">= 16")
 
 
 @dataclass(frozen=True)
@@ -188,13 +207,14 @@ class Config:
 SECTIONS: dict[str, type] = dict(typing.get_type_hints(Config))
 
 
-def _finite_numbers(x) -> bool:
+def _finite_numbers(x, depth: int = 2) -> bool:
+    """A finite number, or a list (nested at most ``depth`` deep) of such."""
     if isinstance(x, bool):
         return False
     if isinstance(x, (int, float)):
         return math.isfinite(x)
-    if isinstance(x, list):
-        return all(_finite_numbers(v) for v in x)
+    if isinstance(x, list) and depth > 0:
+        return all(_finite_numbers(v, depth - 1) for v in x)
     return False
 
 
@@ -216,8 +236,10 @@ def _coerce(key: str, value: Any, typ: type) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
     elif typ is list:
+        # A list of numbers, or of lists of numbers (one vector per component when K > 1).
         if not isinstance(value, list) or not _finite_numbers(value):
-            raise ConfigError(f"{key}: expected a list of finite numbers, got {value!r}")
+            raise ConfigError(f"{key}: expected a list of finite numbers (or of lists of finite "
+                              f"numbers), got {value!r}")
     return value
 
 
@@ -273,9 +295,8 @@ def _cross_check(cfg: Config) -> None:
     if t.law == "gaussian_mixture" and any(
             s <= 0 for e in t.stds for s in (e if isinstance(e, list) else [e])):
         raise ConfigError("target.stds: expected positive numbers")
-    for s in cfg.run.snapshot_times:
-        if not 0 <= s <= cfg.run.T:
-            raise ConfigError(f"run.snapshot_times: expected times in [0, run.T = {cfg.run.T}], got {s}")
+    if any(isinstance(x, list) for x in t.weights):
+        raise ConfigError(f"target.weights: expected a flat list of numbers, got {t.weights!r}")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -315,6 +336,10 @@ def load(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
             raw = tomllib.loads(Path(path).read_text())
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such config file") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a folder, not a config file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: cannot be read ({type(e).__name__})") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML ({e})") from None
     return from_dict(apply_overrides(raw, list(overrides)))

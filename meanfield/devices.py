@@ -108,5 +108,30 @@ def shard_replicas(tree: PyTree, mesh: Mesh | None = None) -> PyTree:
     return jax.tree.map(place, tree)
 
 
-__all__ = ["initialize", "distributed_requested", "replica_mesh", "device_count", "padded_size",
+def available_bytes() -> int | None:
+    """Memory a new run may use on the default device, in bytes (None when it cannot be told).
+
+    An accelerator reports its allocator's limit less what is in use; on the CPU it is the host's
+    available memory (``MemAvailable`` of ``/proc/meminfo``, else the physical memory).
+    """
+    dev = jax.devices()[0]
+    if dev.platform != "cpu":
+        stats = dev.memory_stats() or {}
+        if "bytes_limit" in stats:
+            return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+__all__ = ["available_bytes", "initialize", "distributed_requested", "replica_mesh", "device_count", "padded_size",
            "pad_replicas", "unpad", "shard_replicas"]

@@ -29,6 +29,20 @@ a = ½, f''(0) = −¼ for the GAN losses; a = 1, f'' = 0 for WGAN. Without regu
 has a centre (±ia): for the zero-sum losses θ² + ψ² is conserved exactly (θθ' + ψψ' = 0). 004's
 example F = θ_D·θ_G is the WGAN Dirac game with (θ_D, θ_G) = (ψ, θ).
 
+**Consensus optimisation** (Mescheder, Nowozin, Geiger, NeurIPS 2017) with weight γ ≥ 0: both
+players subtract ½γ‖v‖² from the objectives they ascend, v = (θ', ψ') the joint field above (each
+player's own ascent direction), so the field becomes
+
+    w = v − γ ∇(½‖v‖²) = v − γ J_vᵀ v,      J_v the Jacobian of v at the current point.
+
+At the equilibrium v = 0, so J_w = J − γ JᵀJ (the term Σ_i v_i ∇²v_i vanishes). With the Nash
+Jacobian J = [[0, −a], [a, d]] this is [[−γa², −a − γad], [a − γad, d − γ(a² + d²)]], with
+trace d − γ(2a² + d²) and determinant a²(1 − γd + γ²a²); without other regularisers (d = 0) the
+eigenvalues are −γa² ± ia: consensus turns the centre into a stable focus, for every γ > 0. For the
+Morse flow J is symmetric and the eigenvalues are λ − γλ² for each eigenvalue λ of J. The
+derivation is in ``docs/dirac_gan.md``. The regulariser changes the dynamics only: the recorded
+payoff is L without it.
+
 Discrete updates with step h (J the flow Jacobian [[p, q], [r, s]]):
 
 - simultaneous: x ← x + h v(x); update Jacobian I + hJ, eigenvalues 1 + hλ. For the zero-sum losses
@@ -158,6 +172,29 @@ def field(flow: str):
     raise ValueError(f"unknown flow {flow!r}; expected one of {FLOWS}")
 
 
+def consensus_field(theta: Array, psi: Array, flow: str = "nash", loss: str = "gan",
+                    gp: float = 0.0, sigma: float = 0.0, consensus: float = 0.0,
+                    n_quadrature: int = 32) -> tuple[Array, Array]:
+    """The field of ``flow`` with consensus weight γ: w = v − γ J_vᵀ v (module docstring); scalars.
+
+    J_vᵀ v = ∇(½‖v‖²) is one reverse-mode pass through the closed-form field v. A Python
+    ``consensus = 0`` returns ``field(flow)`` itself (no extra pass); a traced weight always takes
+    the regularised path.
+    """
+    vf = field(flow)
+    if not isinstance(consensus, jax.Array) and consensus == 0.0:
+        return vf(theta, psi, loss, gp, sigma, n_quadrature)
+
+    def v(x):
+        return jnp.stack(vf(x[0], x[1], loss, gp, sigma, n_quadrature))
+
+    dt = _dtype(theta, psi)
+    x = jnp.stack([jnp.asarray(theta, dt), jnp.asarray(psi, dt)])
+    vx, pullback = jax.vjp(v, x)
+    w = vx - consensus * pullback(vx)[0]
+    return w[0], w[1]
+
+
 # --------------------------------------------------------------------------------------------
 # closed forms at the equilibrium
 # --------------------------------------------------------------------------------------------
@@ -169,29 +206,49 @@ def _a_d(loss: str, gp: float, sigma: float) -> tuple[float, float]:
 
 
 def equilibrium_jacobian(loss: str = "gan", flow: str = "nash", gp: float = 0.0,
-                         sigma: float = 0.0) -> np.ndarray:
-    """Closed-form Jacobian ``[2, 2]`` of the flow at (0, 0), rows/columns (θ, ψ)."""
+                         sigma: float = 0.0, consensus: float = 0.0) -> np.ndarray:
+    """Closed-form Jacobian ``[2, 2]`` of the flow at (0, 0), rows/columns (θ, ψ).
+
+    J = [[0, ∓a], [a, d]] (Nash: −a, Morse: +a), and J − γ JᵀJ with consensus weight γ.
+    """
     a, d = _a_d(loss, gp, sigma)
     if flow == "nash":
-        return np.array([[0.0, -a], [a, d]])
-    if flow == "morse":
-        return np.array([[0.0, a], [a, d]])
-    raise ValueError(f"unknown flow {flow!r}; expected one of {FLOWS}")
+        J = np.array([[0.0, -a], [a, d]])
+    elif flow == "morse":
+        J = np.array([[0.0, a], [a, d]])
+    else:
+        raise ValueError(f"unknown flow {flow!r}; expected one of {FLOWS}")
+    return J - consensus * J.T @ J
 
 
 def equilibrium_eigenvalues(loss: str = "gan", flow: str = "nash", gp: float = 0.0,
-                            sigma: float = 0.0) -> np.ndarray:
-    """Closed-form eigenvalues ``[2]`` (complex): d/2 ± √(d²/4 ∓ a²), sorted by (real, imag)."""
+                            sigma: float = 0.0, consensus: float = 0.0) -> np.ndarray:
+    """Closed-form eigenvalues ``[2]`` (complex) at (0, 0), sorted by (real, imag).
+
+    Without consensus: d/2 ± √(d²/4 ∓ a²) (Nash −, Morse +). With weight γ, Nash: τ/2 ± √(τ²/4 − δ)
+    with τ = d − γ(2a² + d²), δ = a²(1 − γd + γ²a²) (−γa² ± ia when d = 0); Morse: λ − γλ² for
+    each of the unregularised eigenvalues λ.
+    """
     a, d = _a_d(loss, gp, sigma)
-    s = -1.0 if flow == "nash" else 1.0
-    root = np.sqrt(complex(d * d / 4 + s * a * a))
-    return np.sort_complex(np.array([d / 2 - root, d / 2 + root]))
+    g = consensus
+    if flow == "nash":
+        tr, det = d - g * (2 * a * a + d * d), a * a * (1 - g * d + g * g * a * a)
+        root = np.sqrt(complex(tr * tr / 4 - det))
+        return np.sort_complex(np.array([tr / 2 - root, tr / 2 + root]))
+    if flow == "morse":
+        lam = d / 2 + np.array([-1.0, 1.0]) * np.sqrt(d * d / 4 + a * a)
+        return np.sort_complex((lam - g * lam * lam).astype(complex))
+    raise ValueError(f"unknown flow {flow!r}; expected one of {FLOWS}")
 
 
 def update_jacobian(loss: str = "gan", scheme: str = "simultaneous", h: float = 0.2,
-                    gp: float = 0.0, sigma: float = 0.0) -> np.ndarray:
-    """Closed-form Jacobian ``[2, 2]`` at (0, 0) of one discrete Nash update (n_critic = 1)."""
-    (p, q), (r, s) = equilibrium_jacobian(loss, "nash", gp, sigma)
+                    gp: float = 0.0, sigma: float = 0.0, consensus: float = 0.0) -> np.ndarray:
+    """Closed-form Jacobian ``[2, 2]`` at (0, 0) of one discrete Nash update (n_critic = 1).
+
+    The formulas of the module docstring hold for any linearised field, so with consensus they
+    take J − γJᵀJ for J.
+    """
+    (p, q), (r, s) = equilibrium_jacobian(loss, "nash", gp, sigma, consensus)
     if scheme == "simultaneous":
         return np.eye(2) + h * np.array([[p, q], [r, s]])
     if scheme == "alternating":
@@ -200,9 +257,9 @@ def update_jacobian(loss: str = "gan", scheme: str = "simultaneous", h: float = 
 
 
 def update_eigenvalues(loss: str = "gan", scheme: str = "simultaneous", h: float = 0.2,
-                       gp: float = 0.0, sigma: float = 0.0) -> np.ndarray:
+                       gp: float = 0.0, sigma: float = 0.0, consensus: float = 0.0) -> np.ndarray:
     """Eigenvalues ``[2]`` of :func:`update_jacobian`: roots of λ² − tr λ + det; complex, sorted."""
-    J = update_jacobian(loss, scheme, h, gp, sigma)
+    J = update_jacobian(loss, scheme, h, gp, sigma, consensus)
     tr, det = J[0, 0] + J[1, 1], J[0, 0] * J[1, 1] - J[0, 1] * J[1, 0]
     root = np.sqrt(complex(tr * tr / 4 - det))
     return np.sort_complex(np.array([tr / 2 - root, tr / 2 + root]))
@@ -230,36 +287,41 @@ def _clip(psi: Array, c: float | None) -> Array:
 
 
 def simultaneous_step(theta: Array, psi: Array, h: float, loss: str = "gan", gp: float = 0.0,
-                      sigma: float = 0.0, clip: float | None = None,
-                      n_quadrature: int = 32) -> tuple[Array, Array]:
-    """One simultaneous gradient step of size h on both players, then ψ ← clip(ψ, −c, c)."""
-    dth, dpsi = nash_field(theta, psi, loss, gp, sigma, n_quadrature)
+                      sigma: float = 0.0, clip: float | None = None, n_quadrature: int = 32,
+                      consensus: float = 0.0) -> tuple[Array, Array]:
+    """One simultaneous gradient step of size h on both players, then ψ ← clip(ψ, −c, c).
+
+    With ``consensus`` γ > 0 both players follow w = v − γJ_vᵀv (:func:`consensus_field`).
+    """
+    dth, dpsi = consensus_field(theta, psi, "nash", loss, gp, sigma, consensus, n_quadrature)
     return theta + h * dth, _clip(psi + h * dpsi, clip)
 
 
 def alternating_step(theta: Array, psi: Array, h: float, loss: str = "gan", gp: float = 0.0,
                      sigma: float = 0.0, clip: float | None = None, n_critic: int = 1,
-                     n_quadrature: int = 32) -> tuple[Array, Array]:
-    """``n_critic`` critic steps (each clipped), then one generator step at the new ψ."""
+                     n_quadrature: int = 32, consensus: float = 0.0) -> tuple[Array, Array]:
+    """``n_critic`` critic steps (each clipped), then one generator step at the new ψ.
+
+    With ``consensus`` γ > 0 each player's step uses its component of w = v − γJ_vᵀv, evaluated
+    at the state it sees.
+    """
     for _ in range(n_critic):
-        _, dpsi = nash_field(theta, psi, loss, gp, sigma, n_quadrature)
+        _, dpsi = consensus_field(theta, psi, "nash", loss, gp, sigma, consensus, n_quadrature)
         psi = _clip(psi + h * dpsi, clip)
-    dth, _ = nash_field(theta, psi, loss, gp, sigma, n_quadrature)
+    dth, _ = consensus_field(theta, psi, "nash", loss, gp, sigma, consensus, n_quadrature)
     return theta + h * dth, psi
 
 
 def flow_rk4_step(theta: Array, psi: Array, dt: float, flow: str = "nash", loss: str = "gan",
                   gp: float = 0.0, sigma: float = 0.0, clip: float | None = None,
-                  n_quadrature: int = 32) -> tuple[Array, Array]:
-    """One RK4 step of the Nash or Morse flow.
+                  n_quadrature: int = 32, consensus: float = 0.0) -> tuple[Array, Array]:
+    """One RK4 step of the Nash or Morse flow (with consensus weight ``consensus``).
 
     With ``clip`` the stages use the tangent-cone projection of ψ' on the faces ψ = ±c and ψ is
     clamped after the step (first order at contacts).
     """
-    vf = field(flow)
-
     def g(th, ps):
-        dth, dps = vf(th, ps, loss, gp, sigma, n_quadrature)
+        dth, dps = consensus_field(th, ps, flow, loss, gp, sigma, consensus, n_quadrature)
         if clip is not None:
             out = ((ps >= clip) & (dps > 0)) | ((ps <= -clip) & (dps < 0))
             dps = jnp.where(out, 0.0, dps)
@@ -295,6 +357,8 @@ class DiracGAN:
         clip: c for ψ ∈ [−c, c], or ``None``.
         gp: gradient-penalty weight γ_gp.
         noise: instance-noise scale σ (in expectation).
+        consensus: consensus-optimisation weight γ ≥ 0: both players follow w = v − γJ_vᵀv,
+            the gradient of their objective minus ½γ‖v‖² (module docstring).
         n_critic: critic steps per generator step (alternating only).
         theta0, psi0: initial point.
         dtype: ``"float32"`` or ``"float64"`` (the latter needs ``jax.enable_x64``).
@@ -312,6 +376,7 @@ class DiracGAN:
     psi0: float = 1.0
     dtype: str = "float32"
     n_quadrature: int = 32
+    consensus: float = 0.0
 
     def __post_init__(self):
         _check_loss(self.loss)
@@ -319,6 +384,8 @@ class DiracGAN:
             raise ValueError(f"unknown scheme {self.scheme!r}; expected one of {SCHEMES}")
         if not self.h > 0:
             raise ValueError("need h > 0")
+        if not self.consensus >= 0:
+            raise ValueError("need consensus >= 0")
 
     @property
     def dt(self) -> float:
@@ -333,7 +400,7 @@ class DiracGAN:
     def step(self, state: DiracState, key: Array) -> DiracState:
         del key
         kw = dict(loss=self.loss, gp=self.gp, sigma=self.noise, clip=self.clip,
-                  n_quadrature=self.n_quadrature)
+                  n_quadrature=self.n_quadrature, consensus=self.consensus)
         if self.scheme == "simultaneous":
             return DiracState(*simultaneous_step(state.theta, state.psi, self.h, **kw))
         if self.scheme == "alternating":

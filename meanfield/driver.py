@@ -28,7 +28,43 @@ PyTree = Any
 
 
 class NonFiniteError(FloatingPointError):
-    """A replica's particles stopped being finite; the message names the step and time."""
+    """A replica's particles or observables stopped being finite; the message names the steps."""
+
+
+class InsufficientMemory(MemoryError):
+    """A run would need more memory than the device has available; the message says how much."""
+
+
+def _tree_bytes(tree) -> int:
+    return sum(int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize for x in jax.tree.leaves(tree))
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2 ** 30:.3g} GiB"
+
+
+def _check_memory(need: float, what: str) -> None:
+    from meanfield.devices import available_bytes
+
+    have = available_bytes()
+    if have is not None and need > have:
+        raise InsufficientMemory(f"the run needs about {_gib(need)} of memory ({what}) but "
+                                 f"{_gib(have)} are available; use fewer particles or replicas")
+
+
+def _first_nonfinite(observables: dict, first_record: int) -> tuple[int, int, str] | None:
+    """(record, replica, name) of the earliest non-finite observable in a block of records."""
+    worst = None
+    for name, v in observables.items():
+        v = np.asarray(v)
+        if not np.issubdtype(v.dtype, np.inexact):
+            continue
+        bad = ~np.isfinite(v.reshape(v.shape[0], v.shape[1], -1)).all(axis=2)
+        if bad.any():
+            rec = int(np.argmax(bad.any(axis=0)))
+            hit = (first_record + rec, int(np.argmax(bad[:, rec])), name)
+            worst = hit if worst is None or hit < worst else worst
+    return worst
 
 
 @dataclass(frozen=True)
@@ -66,34 +102,105 @@ class Schedule:
         return self.t[list(self.snapshot_records)]
 
 
+#: Step indices are int32 inside the compiled program (they select each step's noise).
+MAX_STEPS = 2 ** 31 - 1
+
+
+def _steps(t: float, dt: float) -> tuple[int, bool]:
+    """Steps of size ``dt`` that reach time ``t``, and whether they reach it exactly."""
+    x = t / dt
+    k = round(x)
+    if abs(x - k) <= 1e-9 * max(1.0, x):
+        return int(k), True
+    return math.ceil(x), False
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
 def make_schedule(dt: float, T: float, n_records: int = 101,
                   snapshot_times: tuple[float, ...] = ()) -> Schedule:
-    """Cut ``[0, T]`` into steps of ``dt``, ``n_records`` recorded times and snapshot records.
+    """Cut ``[0, T]`` into steps of ``dt``, recorded times and snapshot records.
 
-    The step count is ``ceil(T/dt)`` rounded up to a multiple of the record interval, so the run's
-    final time is the first recorded time ``>= T`` (``Schedule.T``, reported in results). A snapshot
-    time is rounded up the same way, to the first recorded time at or after it, so a snapshot at
-    ``T`` is the final state.
+    Records are every ``record_every`` steps; snapshots are taken at records. The grid honours the
+    request exactly where the step allows:
+
+    1. ``T`` takes ``T/dt`` steps when that is an integer (to 1e-9), else ``ceil(T/dt)``.
+    2. ``record_every`` is chosen among the divisors of the greatest common divisor of the step
+       counts of ``T`` and of every snapshot time, so that ``T`` and every snapshot time are record
+       times; among those giving at most twice the requested number of records, the one closest
+       (in ratio) to the requested spacing ``T/(n_records − 1)``.
+    3. If no such divisor exists, snapshot times are given up first (rounded up to the next record,
+       so a snapshot at ``T`` is always the final state), then ``T`` (``record_every`` =
+       ``ceil(steps/(n_records − 1))``, the run ends at the first record at or after ``T``).
+
+    Snapshot times beyond ``T`` are dropped. :func:`schedule_notes` says, in words, where the
+    result departs from the request.
 
     Args:
         dt: mean-field time per step (> 0).
         T: horizon (> 0).
-        n_records: number of recorded times including t = 0 (>= 2).
-        snapshot_times: times in ``[0, T]`` at which to keep all particles.
+        n_records: requested number of recorded times including t = 0 (>= 2).
+        snapshot_times: times at which to keep all particles.
 
     Returns:
         The schedule.
     """
     if not (dt > 0 and T > 0 and n_records >= 2):
         raise ValueError(f"need dt > 0, T > 0, n_records >= 2 (got {dt}, {T}, {n_records})")
-    total = max(1, math.ceil(T / dt - 1e-9))
-    n_intervals = min(n_records - 1, total)
-    record_every = math.ceil(total / n_intervals)
-    n_intervals = math.ceil(total / record_every)
-    grid = np.arange(n_intervals + 1) * record_every * dt
-    snaps = sorted({min(int(np.searchsorted(grid, s - 1e-9 * dt)), n_intervals)
-                    for s in snapshot_times})
-    return Schedule(float(dt), record_every, n_intervals, tuple(snaps))
+    total, _ = _steps(T, dt)
+    total = max(1, total)
+    if total > MAX_STEPS:
+        raise ValueError(f"T = {T:g} takes {total} steps of {dt:.3g}; at most {MAX_STEPS} are "
+                         "possible (step indices are int32 in the compiled program)")
+    kept = [s for s in snapshot_times if s <= T * (1 + 1e-12)]
+    snap_steps = [min(total, max(0, _steps(s, dt)[0])) for s in kept]
+    want = n_records - 1
+    if total <= want:
+        every = 1
+    else:
+        spacing = total / want
+        every = None
+        for common in (math.gcd(total, *snap_steps), total):
+            fits = [d for d in _divisors(common) if total // d <= 2 * want]
+            if fits:
+                every = min(fits, key=lambda d: (abs(math.log(d / spacing)), d))
+                break
+        if every is None:
+            every = math.ceil(spacing)
+    n_intervals = math.ceil(total / every)
+    snaps = sorted({min(n_intervals, math.ceil(k / every)) for k in snap_steps})
+    return Schedule(float(dt), every, n_intervals, tuple(snaps))
+
+
+def schedule_notes(schedule: Schedule, T: float, n_records: int,
+                   snapshot_times: tuple[float, ...] = ()) -> list[str]:
+    """Where ``schedule`` departs from the request it was made for, one sentence each.
+
+    Returns:
+        An empty list when the horizon, the record count and every snapshot time are as asked.
+    """
+    notes = []
+    dt, rel = schedule.dt, 1e-9
+    if abs(schedule.T - T) > rel * T:
+        notes.append(f"the run ends at t = {schedule.T:.10g}, not T = {T:.10g}: T is not a "
+                     f"multiple of the time step {dt:.6g}")
+    if schedule.n_intervals + 1 != n_records:
+        notes.append(f"{schedule.n_intervals + 1} records every {schedule.record_every * dt:.6g} "
+                     f"(every {schedule.record_every} steps) instead of {n_records}, so that the "
+                     "horizon and the snapshot times fall on records")
+    dropped = [s for s in snapshot_times if s > T * (1 + 1e-12)]
+    if dropped:
+        notes.append("snapshot times beyond T dropped: " + ", ".join(f"{s:.6g}" for s in dropped))
+    kept = sorted({s for s in snapshot_times if s <= T * (1 + 1e-12)})
+    grid = schedule.t
+    for s in kept:
+        got = grid[min(schedule.n_intervals, math.ceil(_steps(s, dt)[0] / schedule.record_every))]
+        if abs(got - s) > rel * max(T, 1.0):
+            notes.append(f"snapshot at t = {got:.10g} instead of {s:.10g}")
+    return notes
 
 
 class Trajectory(NamedTuple):
@@ -107,7 +214,8 @@ class Trajectory(NamedTuple):
         final_state: the system's state after the last step, with a leading replica axis.
         schedule: the schedule that was run.
         compile_seconds: time to compile the chunk program (0 when cached).
-        run_seconds: wall time of the steps, compilation excluded.
+        run_seconds: wall time of the steps, compilation excluded (earlier sessions of a resumed
+            run included).
     """
 
     t: np.ndarray
@@ -238,6 +346,8 @@ class _Programs:
             name: jax.jit(jax.vmap(lambda sys, x, name=name: getattr(fixed or sys, name)(x),
                                    in_axes=(axis, 0)))
             for name in ("init", "snapshot", "observe")}
+        self.methods["finite"] = jax.jit(jax.vmap(lambda sys, x: finite_check(x),
+                                                  in_axes=(axis, 0)))
         self._executables: dict = {}
 
     def compiled(self, system, carry, noise_keys):
@@ -284,7 +394,8 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
         on_chunk: called after every chunk as ``on_chunk(records_done, n_intervals, checkpoint)``,
             where ``checkpoint`` can be passed back as ``resume`` to continue from that point.
         resume: a checkpoint dict from ``on_chunk`` (``carry_leaves``, ``observables``,
-            ``records_done``); the run continues from it and gives the same numbers.
+            ``records_done``, optionally ``run_seconds``); the run continues from it and gives the
+            same numbers.
         system_batched: ``system`` is a pytree whose leaves carry a leading replica axis (e.g.
             stacked WGANs differing in c or n_c): replica r runs the system at index r.
         initial_state: states ``[R, ...]`` to start from instead of ``system.init(init_keys)``
@@ -295,7 +406,10 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
         The :class:`Trajectory`.
 
     Raises:
-        NonFiniteError: when a replica's state becomes non-finite (names the step and time).
+        NonFiniteError: when a replica's state or observables become non-finite (names the
+            steps).
+        InsufficientMemory: when the run cannot fit in the device's available memory (checked
+            before the particles are drawn, and again once the chunk program is compiled).
     """
     n_int = schedule.n_intervals
     chunk = _best_chunk(n_int, chunk_records or max(1, n_int // 10))
@@ -308,15 +422,35 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
     def vmapped(method_name):
         return programs.methods[method_name]
 
+    replicas = init_keys.shape[0]
+    shapes = (jax.eval_shape(vmapped("init"), system, init_keys) if initial_state is None
+              else initial_state)
+    n_snap = max(1, len(schedule.snapshot_records))
+    state_bytes = _tree_bytes(shapes)
+    snap_bytes = n_snap * _tree_bytes(jax.eval_shape(vmapped("snapshot"), system, shapes))
+    obs_bytes = (n_int + 1) * _tree_bytes(jax.eval_shape(vmapped("observe"), system, shapes))
+    # The state lives about three times (the carry, its update, the observed copy); the snapshot
+    # buffer and the observables' history once.
+    _check_memory(3 * state_bytes + snap_bytes + obs_bytes,
+                  f"particles {_gib(state_bytes / replicas)} per replica x {replicas} replicas, "
+                  f"snapshots {_gib(snap_bytes)}, observables {_gib(obs_bytes)}")
+
     state0 = vmapped("init")(system, init_keys) if initial_state is None else initial_state
     shot = vmapped("snapshot")(system, state0)
-    n_snap = max(1, len(schedule.snapshot_records))
     snaps = jax.tree.map(lambda x: jnp.repeat(x[:, None], n_snap, axis=1), shot)
     carry = Carry(state0, snaps, jnp.full((init_keys.shape[0],), -1, jnp.int32))
     if resume is None:
         obs0 = jax.tree.map(np.asarray, vmapped("observe")(system, state0))
         history = [jax.tree.map(lambda x: x[:, None], obs0)]
         done = 0
+        finite = np.asarray(vmapped("finite")(system, state0))
+        if not finite.all():
+            raise NonFiniteError(f"non-finite particles in replica {int(np.argmin(finite))} at "
+                                 "t = 0 (the initial particles); check the initial laws")
+        bad = _first_nonfinite(history[0], 0)
+        if bad is not None:
+            raise NonFiniteError(f"non-finite observable {bad[2]!r} in replica {bad[1]} at t = 0 "
+                                 "(the initial particles); check the initial laws")
     else:
         treedef = jax.tree.structure(carry)
         carry = jax.tree.unflatten(treedef, [jnp.asarray(x) for x in resume["carry_leaves"]])
@@ -326,28 +460,39 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
     t0 = time.perf_counter()
     compiled = programs.compiled(system, carry, noise_keys)
     compile_seconds = time.perf_counter() - t0
+    mem = compiled.memory_analysis()
+    if mem is not None:
+        # The arguments (the carry) are already allocated; what the chunk adds must fit.
+        extra = mem.temp_size_in_bytes + mem.output_size_in_bytes - mem.alias_size_in_bytes
+        _check_memory(extra, f"a compiled chunk's temporaries and outputs, {replicas} replicas")
 
+    # A resumed run counts the stepping time of its earlier sessions, so steps/s stays true.
+    prior_seconds = float(resume.get("run_seconds", 0.0)) if resume is not None else 0.0
     t0 = time.perf_counter()
     while done < n_int:
         carry, obs = compiled(system, carry, noise_keys, jnp.int32(done + 1))
         history.append(jax.tree.map(np.asarray, obs))
         done += chunk
         bad = np.asarray(carry.bad_record)
-        if (bad >= 0).any():
-            r = int(np.argmax(bad >= 0))
-            rec = int(bad[r])
+        first = _first_nonfinite(history[-1], done - chunk + 1)
+        if (bad >= 0).any() or first is not None:
+            recs = [(int(b), r, None) for r, b in enumerate(bad) if b >= 0]
+            rec, r, name = min(recs + ([first] if first is not None else []),
+                               key=lambda hit: hit[:2])
+            what = "particles" if name is None else f"observable {name!r}"
             step_hi = rec * schedule.record_every
             raise NonFiniteError(
-                f"non-finite particles in replica {r} between step {step_hi - schedule.record_every + 1}"
-                f" and step {step_hi} (t <= {step_hi * schedule.dt:.6g}); lower dynamics.lr or"
-                " check the initial laws")
+                f"non-finite {what} in replica {r} between step "
+                f"{step_hi - schedule.record_every + 1} and step {step_hi} (t <= "
+                f"{step_hi * schedule.dt:.6g}); lower the step size or check the initial laws")
         if on_chunk is not None:
             merged = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
             history = [merged]
             on_chunk(done, n_int, {"carry_leaves": [np.asarray(x) for x in jax.tree.leaves(carry)],
-                                   "observables": merged, "records_done": done})
+                                   "observables": merged, "records_done": done,
+                                   "run_seconds": prior_seconds + time.perf_counter() - t0})
     jax.block_until_ready(carry)
-    run_seconds = time.perf_counter() - t0
+    run_seconds = prior_seconds + time.perf_counter() - t0
 
     observables = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
     snapshots = jax.tree.map(np.asarray, carry.snaps)

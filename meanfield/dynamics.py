@@ -8,9 +8,10 @@ under an :class:`~meanfield.payoff.Expectation` drawn each step. On raw particle
   generator step with a fresh draw.
 
 The optimiser is an optax transformation (``sgd`` is the mean-field scheme; ``rmsprop`` is the WGAN
-paper's choice, for which the mean-field time reading is only approximate). P_Q is optax's box
-projection. The *population* dynamics is the same step with a draw that returns a fixed quadrature
-rule, so SGD and population runs share every line of the update.
+paper's choice, in PyTorch's form (see :func:`optimizer`), for which the mean-field time reading is
+only approximate). P_Q is optax's box projection. The *population* dynamics is the same step with
+a draw that returns a fixed quadrature rule, so SGD and population runs share every line of the
+update.
 """
 
 from __future__ import annotations
@@ -40,12 +41,20 @@ class GameState(NamedTuple):
 def optimizer(name: str, lr: float) -> optax.GradientTransformation:
     """The optax optimiser ``name`` with step size ``lr``.
 
-    RMSProp uses PyTorch's defaults (decay 0.99, eps 1e-8), as in the WGAN reference code.
+    ``rmsprop`` is PyTorch's ``torch.optim.RMSprop`` with its defaults, as in the WGAN reference
+    code (decay 0.99, eps 1e-8, no momentum, not centred, ν_0 = 0): per coordinate,
+
+        ν_k = 0.99 ν_{k−1} + 0.01 g_k²,    x_k = x_{k−1} − lr g_k / (√ν_k + 1e-8).
+
+    eps sits *outside* the square root as in PyTorch; optax's default puts it inside,
+    g/√(ν + eps), which shrinks steps whose gradients are not large against √eps = 1e-4 (at a
+    steady gradient of 1e-4 by 1/√2) — and raw gradients scale like 1/N, so that form would damp
+    large-N runs more.
     """
     if name == "sgd":
         return optax.sgd(lr)
     if name == "rmsprop":
-        return optax.rmsprop(lr, decay=0.99, eps=1e-8)
+        return optax.rmsprop(lr, decay=0.99, eps=1e-8, eps_in_sqrt=False)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
 
 

@@ -1,7 +1,9 @@
 """Where the clipped toy game (MODEL.md §5) goes in the long run: the limit orbit H = c²/(2γ).
 
 Setting: θ' = ωρ(θ), ω' = γ Π_Q(½ − F(θ)) with Q = [−c, c], a latent with median m = 0 and
-H = A(θ) + ω²/(2γ), A(0) = 0, A even (both latents of :mod:`meanfield.toy` are symmetric).
+H = A(θ) + ω²/(2γ), A(0) = 0, A even (both latents of :mod:`meanfield.toy` are symmetric). This is
+talk 002's sign; under the WGAN sign (``sign="wgan"`` in :mod:`meanfield.toy`) the reduced flow is
+its image under ω ↦ −ω, which preserves Q and H, so everything below holds with ω replaced by −ω.
 
 **The argument.**
 

@@ -2,7 +2,8 @@
 
 Each block of a neuron (the generator's a, b, c; the critic's α, β, γ) is drawn from its own
 Gaussian N(mean, std²), coordinatewise. Critic particles are then projected into
-Q = [−c, c]^{K+2}, so the critic starts in Q as the projected dynamics requires.
+Q = [−c, c]^{K+2}, so the critic starts in Q as the projected dynamics requires. The standard
+normal draws are made in float32 and cast to the run's dtype (see ``_draw``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ class BlockLaw(NamedTuple):
 
 
 def _draw(key: Array, law: BlockLaw, shape, dtype) -> Array:
-    return law.mean + law.std * jax.random.normal(key, shape, dtype)
+    # Drawn in float32 whatever the run's dtype, then cast: the same seed gives the same initial
+    # particles in float32 and float64, so switching the dtype isolates rounding.
+    z = jax.random.normal(key, shape, jnp.float32).astype(dtype)
+    return law.mean + law.std * z
 
 
 def init_generator(key: Array, N: int, K: int, L: int, a: BlockLaw, b: BlockLaw, c: BlockLaw,

@@ -130,13 +130,23 @@ def draw_run(out: Path, cfg: Config, t, observables, snapshot_t, snapshots) -> N
 
 
 def redraw(path: str | Path) -> list[Path]:
-    """Redraw a finished run's figures from its saved files; returns the figure paths."""
+    """Redraw a finished run's figures from its saved files; returns the figure paths.
+
+    Raises:
+        FileNotFoundError: when ``path`` is not a finished run.
+        ResultError: when one of its files cannot be read.
+    """
     from meanfield.config import from_dict
     from meanfield.results import SNAPSHOT_PREFIX, read_run
     import tomllib
 
+    from meanfield.results import ResultError
+
     run = read_run(path)
-    cfg = from_dict(tomllib.loads(run.config_text))
+    try:
+        cfg = from_dict(tomllib.loads(run.config_text))
+    except (tomllib.TOMLDecodeError, ValueError) as e:
+        raise ResultError(f"{run.path / 'config.toml'}: not a valid run config ({e})") from None
     m = run.metrics
     observables = {k: v for k, v in m.items()
                    if k not in ("t", "snapshot_t") and not k.startswith(SNAPSHOT_PREFIX)}

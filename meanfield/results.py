@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,11 +22,24 @@ import numpy as np
 SNAPSHOT_PREFIX = "snapshot_"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _readable(fd: int) -> None:
+    # mkstemp creates files only the owner may read; results are meant to be shared like any
+    # file the user writes, so they get the usual permissions of the user's umask.
+    os.fchmod(fd, 0o666 & ~_umask())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    _readable(fd)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -46,6 +58,7 @@ def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    _readable(fd)
     os.close(fd)
     try:
         np.savez(tmp, **arrays)
@@ -107,12 +120,39 @@ def partial_dir(out: Path) -> Path:
     return Path(str(out) + ".partial")
 
 
-def finalize(partial: Path, out: Path) -> None:
-    """Move a complete ``DIR.partial`` into place as ``DIR`` (replacing an older ``DIR``)."""
+def finalize(partial: Path, out: Path, kind: str = "run") -> None:
+    """Move a complete ``DIR.partial`` into place as ``DIR``.
+
+    An older ``DIR`` is replaced only if it is a meanfield folder of the same kind
+    (:func:`meanfield.folders.replace`).
+    """
+    from meanfield import folders
+
     (partial / "checkpoint.npz").unlink(missing_ok=True)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(partial, out)
+    (partial / folders.LOCK).unlink(missing_ok=True)
+    folders.replace(partial, out, kind)
+
+
+class ResultError(ValueError):
+    """A results file is missing pieces or cannot be read; the message names the file."""
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ResultError(f"{path}: unreadable ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise ResultError(f"{path}: expected a JSON object")
+    return data
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:  # noqa: BLE001 — zip, pickle and format errors alike mean corrupted
+        raise ResultError(f"{path}: unreadable ({type(e).__name__})") from None
 
 
 def read_run(path: str | Path) -> RunFiles:
@@ -120,34 +160,56 @@ def read_run(path: str | Path) -> RunFiles:
 
     Raises:
         FileNotFoundError: when ``path`` is not a finished run.
+        ResultError: when one of its files cannot be read.
     """
     path = Path(path)
-    if not (path / "summary.json").exists():
+    if not (path / "summary.json").is_file():
         raise FileNotFoundError(f"{path}: not a finished run (no summary.json)")
-    with np.load(path / "metrics.npz") as z:
-        metrics = {k: z[k] for k in z.files}
-    return RunFiles(path, (path / "config.toml").read_text(), metrics,
-                    json.loads((path / "summary.json").read_text()))
+    summary = _read_json(path / "summary.json")
+    metrics = _read_npz(path / "metrics.npz")
+    if "t" not in metrics or "snapshot_t" not in metrics:
+        raise ResultError(f"{path / 'metrics.npz'}: lacks the arrays t and snapshot_t")
+    try:
+        config_text = (path / "config.toml").read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ResultError(f"{path / 'config.toml'}: unreadable ({type(e).__name__})") from None
+    return RunFiles(path, config_text, metrics, summary)
 
 
 def save_checkpoint(path: Path, leaves: list[np.ndarray], observables: dict[str, np.ndarray],
-                    records_done: int, config_text: str) -> None:
-    """Everything needed to continue a run exactly: the scan carry's leaves and the history."""
+                    records_done: int, config_text: str, run_seconds: float = 0.0) -> None:
+    """Everything needed to continue a run exactly: the scan carry's leaves and the history
+    (and the seconds of stepping so far, so a resumed run reports its true speed)."""
     arrays = {f"leaf_{i}": np.asarray(x) for i, x in enumerate(leaves)}
     arrays.update({f"obs_{k}": v for k, v in observables.items()})
     arrays["records_done"] = np.asarray(records_done)
+    arrays["run_seconds"] = np.asarray(run_seconds, float)
     arrays["config_text"] = np.asarray(config_text)
     atomic_save_npz(path, arrays)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: corrupted, or of another config; names the file."""
+
+
 def load_checkpoint(path: Path, config_text: str) -> dict | None:
-    """The checkpoint at ``path`` if it exists and belongs to the same resolved config."""
+    """The checkpoint at ``path``, or None if there is none.
+
+    Raises:
+        CheckpointError: when it cannot be read or belongs to a different resolved config.
+    """
     if not Path(path).exists():
         return None
-    with np.load(path) as z:
-        if str(z["config_text"]) != config_text:
-            return None
-        n = sum(1 for k in z.files if k.startswith("leaf_"))
-        return {"carry_leaves": [z[f"leaf_{i}"] for i in range(n)],
-                "observables": {k[4:]: z[k] for k in z.files if k.startswith("obs_")},
-                "records_done": int(z["records_done"])}
+    try:
+        z = _read_npz(Path(path))
+        saved = str(z["config_text"])
+        n = sum(1 for k in z if k.startswith("leaf_"))
+        out = {"carry_leaves": [z[f"leaf_{i}"] for i in range(n)],
+               "observables": {k[4:]: z[k] for k in z if k.startswith("obs_")},
+               "records_done": int(z["records_done"]),
+               "run_seconds": float(z.get("run_seconds", 0.0))}
+    except (ResultError, KeyError, ValueError, TypeError):
+        raise CheckpointError(f"{path}: corrupted checkpoint") from None
+    if saved != config_text:
+        raise CheckpointError(f"{path}: an interrupted run of a different config")
+    return out

@@ -7,7 +7,7 @@ cell) plus one ``[sweep]`` table, which this module reads and strips before the 
 
     [sweep]
     study = "plain"        # "plain": run every cell; "coupled": SGD vs population, d_2² (nscaling)
-    out = "results/x"      # default output folder (--out wins; else results/<config name>)
+    out = "results/x"      # default output folder (--out wins; else results/<config name>-sweep)
     M_over_N = 1.0         # optional: every cell gets model.M = round(M_over_N * model.N)
     cell_figures = true    # draw each cell's run figures (figures/*.png in its folder)
 
@@ -67,7 +67,7 @@ import numpy as np
 import tomli_w
 
 from meanfield import config as C
-from meanfield import devices, results
+from meanfield import devices, folders, results
 from meanfield.driver import Trajectory, replica_keys, simulate
 
 #: Axes that keep array shapes and the step count: vmapped inside one compiled program.
@@ -372,8 +372,10 @@ def write_cell(path: Path, cfg: C.Config, arrays: dict[str, np.ndarray], summary
                draw: Callable[[Path], None] | None = None) -> None:
     """Write one cell folder atomically (``<cell>.partial`` renamed into place)."""
     partial = results.partial_dir(path)
+    # Cells live inside the sweep's own (owned, locked) folder: their leftovers are ours to delete.
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    folders.write_marker(partial, "run")
     results.atomic_write_text(partial / "config.toml", C.dumps(cfg))
     results.atomic_save_npz(partial / "metrics.npz", arrays)
     if draw is not None:
@@ -487,7 +489,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, progress: Progress | None = N
         spec: from :func:`load`.
         out: output folder.
         progress: a :class:`Progress` (optional).
-        force: delete ``out`` first (a fresh sweep).
+        force: empty ``out`` first (a fresh sweep); only a meanfield sweep folder is emptied.
 
     Returns:
         ``{"cells": n, "computed": n_computed, "groups": ..., "seconds": wall, "summary": study
@@ -495,14 +497,20 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, progress: Progress | None = N
 
     Raises:
         SweepConfigChanged: when ``out`` holds a different sweep.
+        FolderError: when ``out`` may not be used (not a meanfield sweep, or in use).
     """
-    out = Path(out)
+    out = folders.check_target(out, "sweep")
     progress = progress or Progress()
-    if force and out.exists():
-        shutil.rmtree(out)
-    check_folder(spec, out)
-    out.mkdir(parents=True, exist_ok=True)
-    results.atomic_write_text(out / "sweep.toml", spec.text())
+    with folders.owned(out, "sweep"):
+        if force:
+            folders.clear(out, "sweep")
+        check_folder(spec, out)
+        results.atomic_write_text(out / "sweep.toml", spec.text())
+        return _run_cells(spec, out, progress)
+
+
+def _run_cells(spec: SweepSpec, out: Path, progress: Progress) -> dict:
+    """The body of :func:`run_sweep`, inside the owned and locked folder ``out``."""
     cell_list = cells(spec)
     t0 = time.perf_counter()
     done = computed = 0
@@ -609,22 +617,22 @@ def draw_figures(spec: SweepSpec, cell_list: list[Cell], out: Path) -> list[Path
 # -- command line ------------------------------------------------------------------------------
 
 def cmd_sweep(args) -> int:
-    import sys
-
-    from meanfield.cli import _fail
+    from meanfield.cli import _fail, bad_input_errors, stoppable
     from meanfield.driver import NonFiniteError
 
     devices.initialize(True if args.distributed else None)
     try:
         spec = load(args.config, args.set or [])
-    except C.ConfigError as e:
+        out = folders.check_target(
+            args.out or spec.out or Path("results") / f"{Path(args.config).stem}-sweep", "sweep")
+    except bad_input_errors() as e:
         _fail(str(e))
-    out = Path(args.out or spec.out or Path("results") / Path(args.config).stem)
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
                                TimeElapsedColumn)
 
-    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-             TimeElapsedColumn(), transient=True) as bar:
+    hint = (lambda: f"finished cells are kept in {out}/cells; rerun the same command to resume")
+    with stoppable(hint), Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn(), transient=True) as bar:
         outer = bar.add_task("cells", total=None)
         inner = bar.add_task("run", total=None)
 
@@ -640,13 +648,10 @@ def cmd_sweep(args) -> int:
 
         try:
             info = run_sweep(spec, out, progress=_P(), force=args.force)
-        except SweepConfigChanged as e:
+        except bad_input_errors() as e:
             _fail(str(e))
         except NonFiniteError as e:
             _fail(str(e), code=3)
-        except KeyboardInterrupt:
-            print(f"\ninterrupted: rerun the same command to resume {out}", file=sys.stderr)
-            return 130
     print(f"{out}: {info['cells']} cells in {info['groups']} compiled groups "
           f"({info['computed']} computed, {info['cells'] - info['computed']} reused) in "
           f"{info['seconds']:.1f} s on {devices.device_count()} device(s); table {info['csv']}")
@@ -662,10 +667,12 @@ def cmd_sweep(args) -> int:
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="run a grid of runs (resumable; see meanfield.sweep)")
     p.add_argument("config", help="sweep config: a run config plus a [sweep] table")
-    p.add_argument("--out", help="output folder (default [sweep] out, else results/<config name>)")
+    p.add_argument("--out", help="output folder (default [sweep] out, else "
+                                 "results/<config name>-sweep)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override a base config field (repeatable)")
-    p.add_argument("--force", action="store_true", help="delete the output folder and start over")
+    p.add_argument("--force", action="store_true",
+                   help="empty the output folder (a meanfield sweep only) and start over")
     p.add_argument("--distributed", action="store_true",
                    help="multi-host: call jax.distributed.initialize() (or MEANFIELD_DISTRIBUTED=1)")
     p.set_defaults(func=cmd_sweep)

@@ -4,10 +4,24 @@ K = L = 1, P* = ½δ_{−1} + ½δ_{+1}, latent z with CDF F and density ρ (log
 Gaussian; both have median 0). Generator neuron g(z; θ) = sign(z − θ), critic neuron
 f(x; ω) = (ωx)_+ with ω ∈ [−c, c].
 
+**Sign.** Two games are offered, named by ``sign``:
+
+- ``"talk002"`` (default, talk 002's convention): the critic ascends Ψ = E f(g(z)) − E_{P*} f
+  (fake minus real) and the generator descends it;
+- ``"wgan"`` (the WGAN paper's convention, Arjovsky, Chintala, Bottou 2017): the critic ascends
+  −Ψ = E_{P*} f − E f(g(z)) (real minus fake) and the generator descends −Ψ.
+
+For a critic class closed under f ↦ −f the two are one game (relabel the critic). The ReLU class
+{(ωx)_+} is not, so for N > 1 they differ (**Particle game** below). The formulas below are written
+for ``"talk002"``; ``"wgan"`` multiplies both players' velocities by −1.
+
 **Reduced game** (one neuron each). Ψ(θ, ω) = ω(½ − F(θ)); the critic ascends at speed γ, the
 generator descends::
 
     θ' = ω ρ(θ),        ω' = γ (½ − F(θ))   (projected onto [−c, c]).
+
+Under ``"wgan"`` this is θ' = −ωρ(θ), ω' = −γ(½ − F(θ)), the image of the ``"talk002"`` flow under
+ω ↦ −ω (Q is symmetric): orbits, energies, periods and the clipped limit cycle are the same.
 
 The equilibrium is (median, 0) = (0, 0). While |ω| < c the energy H = A(θ) + ω²/(2γ),
 A(θ) = ∫_0^θ (F − ½)/ρ, is conserved (dA/dt = ω(F − ½), d(ω²/2γ)/dt = ω(½ − F)). Closed forms:
@@ -40,7 +54,7 @@ N ∂_{θ_i}Ψ is the mean-field velocity):
   moves at ρω̄);
 - critic particle: ω_j' = γ V(ω_j) with V = E(g_μ)_+ − ½ for ω_j > 0 and ½ − E(g_μ)_− for ω_j < 0.
   At ω_j = 0 we take the minimal-norm element of the Filippov set [V_+, V_−], i.e. the median of
-  {V_+, 0, V_−} (V_+ ≤ V_− always, since E|g_μ| ≤ 1).
+  {V_+, 0, V_−} (V_+ ≤ V_− always, since E|g_μ| ≤ 1); under ``"wgan"`` the set is [−V_−, −V_+].
 
 For N = 1 the payoff is (½ − F(θ)) ω̄ for any critic cloud: ω̄ and θ follow the reduced ODE
 *exactly* (unclipped), whatever the critic spread. For N > 1 a concentrated generator cloud does
@@ -51,6 +65,20 @@ has the reduced velocity at t = 0 but leaves the reduced orbit at O(t²). From (
 two atoms stop at (θ_0, −θ_0) with ω stuck at 0, a stationary point of the particle game in which
 the generated law puts mass 1 − 2F(θ_0) at 0, which the critic family cannot see. See
 ``tests/test_toy.py``.
+
+**Splitting (talk002) against aggregation (wgan).** The generator velocity is discontinuous at the
+median of μ: above it the particles move at 2ρP̄, below it at −2ρQ̄, i.e. *away* from the median
+under ``"talk002"``, so a spread cloud splits into two groups, the ranks above N/2 and those below,
+whose gap grows while the critic is away from 0. Under ``"wgan"`` both velocities change sign and
+point *towards* the median, at a speed bounded below while ω̄ stays away from 0 (2ρ(θ)P̄ from
+above, 2ρ(θ)Q̄ from below): a particle that crosses the median changes rank and stops or turns,
+so the cloud lands on one point in finite time and moves on as a Dirac, whose velocity is then
+the reduced field. In the projected Euler scheme the tied particles alternate ranks from step to step, so the
+Dirac carries a spread of order Δt ρ|ω̄|. Measured (logistic, γ = c = 1, M = 1, N = 64,
+θ_i ~ N(−2, 0.17²), Δt = 10⁻³): under ``"wgan"`` the standard deviation of the θ_i falls below
+10⁻³ at t = 6.47 (ω_0 = 0.3) and t = 5.12 (ω_0 = −0.3) and stays there (≈ 10⁻⁴, ∝ Δt); under
+``"talk002"`` it grows from 0.155 to 1.7 by t = 10, with a gap of 3.1 between ranks 32 and 33.
+``experiments/toy_orbits.py`` draws it (``toy_sign.png``); ``docs/toy_game.md`` explains it.
 
 Integrators (pure and jittable): the GAN algorithm's projected explicit Euler
 (θ ← θ + Δt v_θ, ω ← clip(ω + Δt γ v_ω, −c, c), both velocities at the old state) and classical
@@ -71,6 +99,8 @@ import numpy as np
 Array = jax.Array
 LATENTS = ("logistic", "gaussian")
 INTEGRATORS = ("euler", "rk4")
+#: Which player ascends what (module docstring): talk 002's fake − real, or WGAN's real − fake.
+SIGNS = ("talk002", "wgan")
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(64)
@@ -79,6 +109,13 @@ _GL_X, _GL_W = np.polynomial.legendre.leggauss(64)
 def _check_latent(latent: str) -> None:
     if latent not in LATENTS:
         raise ValueError(f"unknown latent {latent!r}; expected one of {LATENTS}")
+
+
+def _sign(sign: str) -> float:
+    """+1 for ``"talk002"``, −1 for ``"wgan"``: the factor on both players' velocities."""
+    if sign not in SIGNS:
+        raise ValueError(f"unknown sign {sign!r}; expected one of {SIGNS}")
+    return 1.0 if sign == "talk002" else -1.0
 
 
 def F(theta: Array, latent: str = "logistic") -> Array:
@@ -141,10 +178,14 @@ def energy(theta: Array, omega: Array, gamma: float = 1.0, latent: str = "logist
 # --------------------------------------------------------------------------------------------
 # reduced game
 # --------------------------------------------------------------------------------------------
-def toy_vector_field(theta: Array, omega: Array, gamma: float = 1.0,
-                     latent: str = "logistic") -> tuple[Array, Array]:
-    """The reduced flow (θ', ω') = (ωρ(θ), γ(½ − F(θ))), unclipped; broadcasts."""
-    return omega * rho(theta, latent), gamma * (0.5 - F(theta, latent))
+def toy_vector_field(theta: Array, omega: Array, gamma: float = 1.0, latent: str = "logistic",
+                     sign: str = "talk002") -> tuple[Array, Array]:
+    """The reduced flow (θ', ω') = ±(ωρ(θ), γ(½ − F(θ))), unclipped; broadcasts.
+
+    The sign is + for ``"talk002"`` and − for ``"wgan"`` (module docstring).
+    """
+    s = _sign(sign)
+    return s * omega * rho(theta, latent), s * gamma * (0.5 - F(theta, latent))
 
 
 def tangent_cone(omega: Array, domega: Array, c: float | None) -> Array:
@@ -156,9 +197,9 @@ def tangent_cone(omega: Array, domega: Array, c: float | None) -> Array:
 
 
 def projected_field(theta: Array, omega: Array, gamma: float = 1.0, c: float | None = 1.0,
-                    latent: str = "logistic") -> tuple[Array, Array]:
+                    latent: str = "logistic", sign: str = "talk002") -> tuple[Array, Array]:
     """The clipped reduced flow (θ', Π_Q ω'); equal to :func:`toy_vector_field` for |ω| < c."""
-    dth, dom = toy_vector_field(theta, omega, gamma, latent)
+    dth, dom = toy_vector_field(theta, omega, gamma, latent, sign)
     return dth, tangent_cone(omega, dom, c)
 
 
@@ -167,25 +208,26 @@ def _clip(omega: Array, c: float | None) -> Array:
 
 
 def euler_step(theta: Array, omega: Array, dt: float, gamma: float = 1.0, c: float | None = 1.0,
-               latent: str = "logistic") -> tuple[Array, Array]:
+               latent: str = "logistic", sign: str = "talk002") -> tuple[Array, Array]:
     """One step of the GAN algorithm on the reduced game: projected explicit Euler.
 
     θ ← θ + Δt ωρ(θ),  ω ← clip(ω + Δt γ(½ − F(θ)), −c, c), both from the old state
-    (simultaneous, MODEL.md §2). ``c=None`` disables the clip.
+    (simultaneous, MODEL.md §2; both increments negated under ``sign="wgan"``). ``c=None``
+    disables the clip.
     """
-    dth, dom = toy_vector_field(theta, omega, gamma, latent)
+    dth, dom = toy_vector_field(theta, omega, gamma, latent, sign)
     return theta + dt * dth, _clip(omega + dt * dom, c)
 
 
 def rk4_step(theta: Array, omega: Array, dt: float, gamma: float = 1.0, c: float | None = None,
-             latent: str = "logistic") -> tuple[Array, Array]:
+             latent: str = "logistic", sign: str = "talk002") -> tuple[Array, Array]:
     """One classical RK4 step of the reduced flow (fourth order while |ω| < c).
 
     With ``c`` set, the stages use the projected field and ω is clamped after the step; this is
     only first order at contacts with the faces.
     """
     def f(th, om):
-        return projected_field(th, om, gamma, c, latent)
+        return projected_field(th, om, gamma, c, latent, sign)
 
     k1 = f(theta, omega)
     k2 = f(theta + 0.5 * dt * k1[0], omega + 0.5 * dt * k1[1])
@@ -198,7 +240,8 @@ def rk4_step(theta: Array, omega: Array, dt: float, gamma: float = 1.0, c: float
 
 def reduced_trajectory(theta0: float, omega0: float, dt: float, n_steps: int, *,
                        gamma: float = 1.0, c: float | None = 1.0, latent: str = "logistic",
-                       integrator: str = "euler", dtype=None) -> tuple[Array, Array]:
+                       integrator: str = "euler", sign: str = "talk002",
+                       dtype=None) -> tuple[Array, Array]:
     """Run the reduced game for ``n_steps`` steps; returns θ and ω, each ``[n_steps + 1]``.
 
     Args:
@@ -207,22 +250,24 @@ def reduced_trajectory(theta0: float, omega0: float, dt: float, n_steps: int, *,
         n_steps: number of steps (static).
         gamma, c, latent: game parameters (``c=None``: no clipping).
         integrator: ``"euler"`` (projected explicit Euler) or ``"rk4"``.
+        sign: ``"talk002"`` or ``"wgan"`` (module docstring).
         dtype: float dtype; default is JAX's default float (float64 under ``enable_x64``).
     """
     if integrator not in INTEGRATORS:
         raise ValueError(f"unknown integrator {integrator!r}; expected one of {INTEGRATORS}")
+    _sign(sign)
     dtype = dtype or jnp.result_type(float)
     x0 = (jnp.asarray(theta0, dtype), jnp.asarray(omega0, dtype))
     return _reduced_scan(x0, jnp.asarray(dt, dtype), jnp.asarray(gamma, dtype), int(n_steps),
-                         None if c is None else float(c), latent, integrator)
+                         None if c is None else float(c), latent, integrator, sign)
 
 
-@partial(jax.jit, static_argnames=("n_steps", "c", "latent", "integrator"))
-def _reduced_scan(x0, dt, gamma, n_steps, c, latent, integrator):
+@partial(jax.jit, static_argnames=("n_steps", "c", "latent", "integrator", "sign"))
+def _reduced_scan(x0, dt, gamma, n_steps, c, latent, integrator, sign):
     stepper = euler_step if integrator == "euler" else rk4_step
 
     def body(x, _):
-        y = stepper(x[0], x[1], dt, gamma, c, latent)
+        y = stepper(x[0], x[1], dt, gamma, c, latent, sign)
         return y, y
 
     _, ys = jax.lax.scan(body, x0, None, length=n_steps)
@@ -260,21 +305,26 @@ def _critic_parts(omega: Array) -> tuple[Array, Array]:
     return jnp.mean(jax.nn.relu(omega)), jnp.mean(jax.nn.relu(-omega))
 
 
-def particle_payoff(theta: Array, omega: Array, latent: str = "logistic") -> Array:
-    """Ψ(μ_N, ν_M) in closed form (module docstring), a scalar.
+def particle_payoff(theta: Array, omega: Array, latent: str = "logistic",
+                    sign: str = "talk002") -> Array:
+    """What the critic ascends and the generator descends, in closed form; a scalar.
+
+    Ψ(μ_N, ν_M) = E f(fake) − E f(real) (module docstring) for ``"talk002"``, −Ψ for ``"wgan"``.
 
     Args:
         theta: generator particles ``[N]``.
         omega: critic particles ``[M]``.
         latent: ``"logistic"`` or ``"gaussian"``.
+        sign: ``"talk002"`` or ``"wgan"``.
     """
     _, _, p, y = _cells(theta, latent)
     P, Q = _critic_parts(omega)
-    return jnp.sum(p * (P * jax.nn.relu(y) + Q * jax.nn.relu(-y))) - 0.5 * (P + Q)
+    psi = jnp.sum(p * (P * jax.nn.relu(y) + Q * jax.nn.relu(-y))) - 0.5 * (P + Q)
+    return _sign(sign) * psi
 
 
 def particle_velocities(theta: Array, omega: Array, gamma: float = 1.0,
-                        latent: str = "logistic") -> tuple[Array, Array]:
+                        latent: str = "logistic", sign: str = "talk002") -> tuple[Array, Array]:
     """Mean-field velocities of all particles, unprojected (module docstring).
 
     Args:
@@ -282,38 +332,43 @@ def particle_velocities(theta: Array, omega: Array, gamma: float = 1.0,
         omega: critic particles ``[M]``.
         gamma: critic speed γ.
         latent: ``"logistic"`` or ``"gaussian"``.
+        sign: ``"talk002"`` or ``"wgan"``.
 
     Returns:
-        ``(v_theta [N], v_omega [M])``: θ_i' = −N ∂_{θ_i}Ψ and ω_j' = γ M ∂_{ω_j}Ψ.
+        ``(v_theta [N], v_omega [M])``: θ_i' = −N ∂_{θ_i}Ψ_s and ω_j' = γ M ∂_{ω_j}Ψ_s, with
+        Ψ_s = :func:`particle_payoff` of the same ``sign``.
     """
+    s = _sign(sign)
     n = theta.shape[0]
     order, ts, p, y = _cells(theta, latent)
     P, Q = _critic_parts(omega)
     h = P * jax.nn.relu(y) + Q * jax.nn.relu(-y)
-    v_sorted = -n * rho(ts, latent) * (h[:-1] - h[1:])
+    v_sorted = -s * n * rho(ts, latent) * (h[:-1] - h[1:])
     v_theta = jnp.zeros_like(theta).at[order].set(v_sorted)
-    v_plus = jnp.sum(p * jax.nn.relu(y)) - 0.5
-    v_minus = 0.5 - jnp.sum(p * jax.nn.relu(-y))
-    v0 = jnp.clip(0.0, v_plus, v_minus)  # median of {V+, 0, V-}: Filippov's minimal-norm choice
+    v_plus = s * (jnp.sum(p * jax.nn.relu(y)) - 0.5)
+    v_minus = s * (0.5 - jnp.sum(p * jax.nn.relu(-y)))
+    # Filippov set at ω = 0: the segment between the one-sided velocities (ordered V+ ≤ V− under
+    # talk002, reversed under wgan); take its minimal-norm element.
+    v0 = jnp.clip(0.0, jnp.minimum(v_plus, v_minus), jnp.maximum(v_plus, v_minus))
     v_omega = jnp.where(omega > 0, v_plus, jnp.where(omega < 0, v_minus, v0))
     return v_theta, gamma * v_omega
 
 
 def particle_euler_step(state: ToyState, dt: float, gamma: float = 1.0, c: float | None = 1.0,
-                        latent: str = "logistic") -> ToyState:
+                        latent: str = "logistic", sign: str = "talk002") -> ToyState:
     """The GAN algorithm with exact expectations: θ ← θ + Δt v_θ, ω ← clip(ω + Δt v_ω)."""
-    vt, vo = particle_velocities(state.theta, state.omega, gamma, latent)
+    vt, vo = particle_velocities(state.theta, state.omega, gamma, latent, sign)
     return ToyState(state.theta + dt * vt, _clip(state.omega + dt * vo, c))
 
 
 def particle_rk4_step(state: ToyState, dt: float, gamma: float = 1.0, c: float | None = None,
-                      latent: str = "logistic") -> ToyState:
+                      latent: str = "logistic", sign: str = "talk002") -> ToyState:
     """Classical RK4 on the particle velocities (projected field stages and clamp when ``c`` set).
 
     Fourth order only between rank changes of the generator particles and contacts with |ω| = c.
     """
     def f(s):
-        vt, vo = particle_velocities(s.theta, s.omega, gamma, latent)
+        vt, vo = particle_velocities(s.theta, s.omega, gamma, latent, sign)
         return ToyState(vt, tangent_cone(s.omega, vo, c))
 
     def add(s, k, a):
@@ -346,6 +401,9 @@ class ToyGame:
         theta_spread, omega_spread: standard deviations of the initial clouds (0: all particles
             at the centre).
         dtype: particle dtype (``"float64"`` needs ``jax.enable_x64``).
+        sign: ``"talk002"`` (the critic ascends E f(fake) − E f(real), the generator descends it)
+            or ``"wgan"`` (the critic ascends E f(real) − E f(fake), the generator descends
+            that); a different game for N > 1 (module docstring).
     """
 
     N: int = 1
@@ -360,9 +418,11 @@ class ToyGame:
     theta_spread: float = 0.0
     omega_spread: float = 0.0
     dtype: str = "float32"
+    sign: str = "talk002"
 
     def __post_init__(self):
         _check_latent(self.latent)
+        _sign(self.sign)
         if self.integrator not in INTEGRATORS:
             raise ValueError(f"unknown integrator {self.integrator!r}; "
                              f"expected one of {INTEGRATORS}")
@@ -372,14 +432,16 @@ class ToyGame:
     def init(self, key: Array) -> ToyState:
         kt, ko = jax.random.split(key)
         dt = jnp.dtype(self.dtype)
-        th = self.theta0 + self.theta_spread * jax.random.normal(kt, (self.N,), dt)
-        om = self.omega0 + self.omega_spread * jax.random.normal(ko, (self.M,), dt)
+        # Drawn in float32 and cast, as every initial measure: one seed, one cloud in either dtype.
+        zt = jax.random.normal(kt, (self.N,), jnp.float32).astype(dt)
+        zo = jax.random.normal(ko, (self.M,), jnp.float32).astype(dt)
+        th, om = self.theta0 + self.theta_spread * zt, self.omega0 + self.omega_spread * zo
         return ToyState(th.astype(dt), _clip(om.astype(dt), self.clip))
 
     def step(self, state: ToyState, key: Array) -> ToyState:
         del key  # exact expectations: the step is deterministic
         stepper = particle_euler_step if self.integrator == "euler" else particle_rk4_step
-        return stepper(state, self.dt, self.gamma, self.clip, self.latent)
+        return stepper(state, self.dt, self.gamma, self.clip, self.latent, self.sign)
 
     def observe(self, state: ToyState) -> dict[str, Array]:
         tm, om = jnp.mean(state.theta), jnp.mean(state.omega)
@@ -391,7 +453,7 @@ class ToyGame:
             "energy": energy(tm, om, self.gamma, self.latent),
             "theta_std": jnp.std(state.theta),
             "omega_std": jnp.std(state.omega),
-            "payoff": particle_payoff(state.theta, state.omega, self.latent),
+            "payoff": particle_payoff(state.theta, state.omega, self.latent, self.sign),
             "boundary_mass": on_face.astype(state.omega.dtype),
         }
 
@@ -406,6 +468,7 @@ class ToyGame:
         period; both are None when the run holds fewer than two crossings. For a clipped game
         the clipped flow's limit orbit is given next to them: ``limit_cycle_energy_theory``
         H* = c²/(2γ) and ``limit_cycle_period_theory`` T(H*) (see :mod:`meanfield.limit_cycle`).
+        ``sign`` names the game (``"talk002"`` or ``"wgan"``), so that every result says which.
         """
         from meanfield import limit_cycle as lc
 
@@ -413,7 +476,7 @@ class ToyGame:
         theta = np.asarray(observables["theta_mean"], float).mean(axis=0)
         H = np.asarray(observables["energy"], float).mean(axis=0)
         cr = lc.upward_crossings(t, theta, median(self.latent))
-        out: dict = {"limit_cycle_energy": None, "limit_cycle_period": None}
+        out: dict = {"sign": self.sign, "limit_cycle_energy": None, "limit_cycle_period": None}
         if len(cr) >= 2:
             last = (t >= cr[-2]) & (t <= cr[-1])
             out.update(limit_cycle_energy=float(H[last].mean()),

@@ -88,7 +88,8 @@ BAD = [
     (["target.means=[-1.0, 0.0, 1.0]"], "target.means"),
     (["target.stds=[0.3, 0.0]"], "target.stds"),
     (["model.K=2"], "target.means"),  # the quickstart's means are numbers, K = 2 needs vectors
-    (["run.snapshot_times=[0.0, 2000.0]"], "run.snapshot_times"),
+    (["run.snapshot_times=[0.0, -2.0]"], "run.snapshot_times"),
+    (["run.snapshot_times=[[0.0], [2.0]]"], "run.snapshot_times"),
     (["dynamics.scheme='leapfrog'"], "dynamics.scheme"),
     (["nosuch.key=1"], "nosuch.key"),
     (["model.N"], "model.N"),
@@ -169,15 +170,15 @@ def test_bad_config_in_subprocess_exits_2(tmp_path):
 
 
 def test_diverging_run_exits_3_and_writes_nothing(tmp_path):
-    # a = 1e38 for every generator neuron: g_μ = mean of a·s(·) overflows float32 to inf, and the
-    # critic's gradient becomes NaN (s'(∞)·∞) at the first step. Exit 3, the message names the
-    # steps, and neither the folder nor its .partial remains.
+    # a = 1e38 for every generator neuron: g_μ = mean of a·s(·) overflows float32 to inf already
+    # in the initial observables. Exit 3, the message names t = 0 and the observable, and neither
+    # the folder nor its .partial remains. (A run diverging during its steps: tests/test_trust.py.)
     out = tmp_path / "div"
     overrides = TINY + ["init.a_mean=1e38", "init.a_std=0.0"]
     p = _sub("run", "configs/quickstart.toml", *_sets(overrides), "--out", str(out))
     assert p.returncode == 3, p.stderr
     last = p.stderr.strip().splitlines()[-1]
-    assert "non-finite" in last and "step 1 and step" in last, p.stderr
+    assert "non-finite" in last and "t = 0" in last, p.stderr
     _assert_nothing_written(out)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import jax
@@ -180,3 +181,121 @@ def test_diracgan_is_a_particle_system_and_runs_in_the_driver():
     for k in ("theta", "psi", "norm"):
         assert traj.observables[k].shape == (1, 101)
     assert traj.observables["norm"][0, -1] == pytest.approx(np.sqrt(2) * 1.04**250, rel=1e-11)
+
+
+# -- consensus optimisation ---------------------------------------------------------------------
+CONSENSUS = [0.3, 1.0, 4.0]
+
+
+@functools.lru_cache(maxsize=None)
+def _jac_at_zero(fn, sigma):
+    """Jacobian at (0, 0) of ``fn(θ, ψ, γ_gp, σ, γ) -> (θ', ψ')``, jitted once per σ (static: it
+    sets the quadrature) with γ_gp and the consensus weight γ traced."""
+    return jax.jit(lambda gp, g: jax.jacfwd(lambda x: jnp.stack(fn(x[0], x[1], gp, sigma, g)))(
+        jnp.zeros(2)))
+
+
+def _consensus_jac(fn, gp, sigma, g):
+    return np.asarray(_jac_at_zero(fn, sigma)(jnp.float64(gp), jnp.float64(g)))
+
+
+@functools.lru_cache(maxsize=None)
+def _field_of(flow, loss):
+    return lambda th, ps, gp, sigma, g: d.consensus_field(th, ps, flow, loss, gp, sigma, g)
+
+
+@functools.lru_cache(maxsize=None)
+def _step_of(scheme, loss):
+    step = d.simultaneous_step if scheme == "simultaneous" else d.alternating_step
+    return lambda th, ps, gp, sigma, g: step(th, ps, 0.2, loss, gp, sigma, consensus=g)
+
+
+@pytest.mark.parametrize("loss,flow", list(itertools.product(d.LOSSES, d.FLOWS)))
+def test_consensus_equilibrium_jacobian_and_eigenvalues(loss, flow):
+    for (gp, sigma), g in itertools.product(REGS, CONSENSUS):
+        J = _consensus_jac(_field_of(flow, loss), gp, sigma, g)
+        # autodiff through w = v − γJ_vᵀv vs the closed form J − γJᵀJ: rounding only
+        np.testing.assert_allclose(J, d.equilibrium_jacobian(loss, flow, gp, sigma, g),
+                                   atol=1e-12)
+        ev = np.sort_complex(np.linalg.eigvals(J))
+        np.testing.assert_allclose(ev, d.equilibrium_eigenvalues(loss, flow, gp, sigma, g),
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", d.LOSSES)
+@pytest.mark.parametrize("g", CONSENSUS)
+def test_consensus_turns_the_centre_into_a_focus(loss, g):
+    # no other regulariser: −γa² ± ia, a = f'(0) (½ for the GAN losses, 1 for WGAN)
+    a = 1.0 if loss == "wgan" else 0.5
+    J = _consensus_jac(_field_of("nash", loss), 0.0, 0.0, g)
+    np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(J)),
+                               [-g * a * a - 1j * a, -g * a * a + 1j * a], atol=1e-13)
+    np.testing.assert_allclose(d.equilibrium_eigenvalues(loss, consensus=g),
+                               [-g * a * a - 1j * a, -g * a * a + 1j * a], atol=1e-15)
+
+
+def test_consensus_field_by_hand():
+    # R = ½‖v‖² written out for two losses, w = v − γ∇R, at points away from the equilibrium.
+    # WGAN with γ_gp: v = (−ψ, θ − γ_gp ψ), ∇R = (θ − γ_gp ψ, ψ − γ_gp(θ − γ_gp ψ)).
+    # GAN (no regulariser): v = (−ψ s, θ s), s = sigmoid(−θψ) = f'(θψ), R = ½(θ² + ψ²)s²,
+    # ∇R = (θ s² − ψ(θ² + ψ²)s²(1 − s), ψ s² − θ(θ² + ψ²)s²(1 − s)).
+    g, gp = 0.7, 0.4
+    for th, ps in [(0.7, -1.3), (-2.0, 0.4), (1.1, 0.9)]:
+        u = th - gp * ps
+        want = (-ps - g * u, u - g * (ps - gp * u))
+        got = d.consensus_field(jnp.float64(th), jnp.float64(ps), "nash", "wgan", gp=gp,
+                                consensus=g)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+        s = 1.0 / (1.0 + np.exp(th * ps))
+        r2 = th * th + ps * ps
+        grad = (th * s * s - ps * r2 * s * s * (1 - s), ps * s * s - th * r2 * s * s * (1 - s))
+        want = (-ps * s - g * grad[0], th * s - g * grad[1])
+        got = d.consensus_field(jnp.float64(th), jnp.float64(ps), "nash", "gan", consensus=g)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("loss,scheme", list(itertools.product(
+    d.LOSSES, ["simultaneous", "alternating"])))
+def test_consensus_update_jacobian(loss, scheme):
+    for (gp, sigma), g in itertools.product(REGS, CONSENSUS):
+        J = _consensus_jac(_step_of(scheme, loss), gp, sigma, g)
+        np.testing.assert_allclose(J, d.update_jacobian(loss, scheme, 0.2, gp, sigma, g),
+                                   atol=1e-12)
+        np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(J)),
+                                   d.update_eigenvalues(loss, scheme, 0.2, gp, sigma, g),
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["gan", "wgan"])
+def test_consensus_simultaneous_steps_contract_on_an_interval_of_weights(loss):
+    # update eigenvalues 1 + h(−γa² ± ia): modulus² (1 − hγa²)² + h²a² < 1 iff
+    # hγ²a² − 2γ + h < 0, i.e. γ between γ± = (1 ± √(1 − h²a²))/(ha²); at h = 0.2:
+    # (0.1010, 9.899) for WGAN (a = 1), (0.1003, 39.90) for the GAN loss (a = ½)
+    h, a = 0.2, (1.0 if loss == "wgan" else 0.5)
+    lo, hi = (1 + np.array([-1.0, 1.0]) * np.sqrt(1 - h * h * a * a)) / (h * a * a)
+    for g, want in ((lo, 1.0), (hi, 1.0)):
+        np.testing.assert_allclose(np.abs(d.update_eigenvalues(loss, h=h, consensus=g)), want,
+                                   rtol=1e-12)
+    assert np.abs(d.update_eigenvalues(loss, h=h, consensus=np.sqrt(lo * hi))).max() < 1
+    assert np.abs(d.update_eigenvalues(loss, h=h, consensus=0.5 * lo)).min() > 1
+    assert np.abs(d.update_eigenvalues(loss, h=h, consensus=2 * hi)).min() > 1
+
+
+def test_consensus_simultaneous_wgan_norm_shrinks_exactly():
+    # WGAN without clipping: w = (−ψ − γθ, θ − γψ) is linear, a rotation-contraction, so each
+    # simultaneous step multiplies the norm by |1 + h(−γ + i)| = √((1 − hγ)² + h²) exactly:
+    # √0.68 at h = 0.2, γ = 1 (the unregularised steps grow by √1.04)
+    tr = d.trajectory(d.DiracGAN(loss="wgan", consensus=1.0, dtype="float64"), 200)
+    np.testing.assert_allclose(tr["norm"][1:] / tr["norm"][:-1], np.sqrt(0.68), rtol=1e-12)
+    # the GAN loss converges too (nonlinear f': no exact rate)
+    tr = d.trajectory(d.DiracGAN(loss="gan", consensus=1.0, dtype="float64"), 500)
+    assert tr["norm"][-1] < 1e-3 * tr["norm"][0]
+
+
+def test_consensus_config_reaches_the_system():
+    from meanfield import config, experiment
+
+    cfg = config.load(None, ["model.kind=dirac", "dirac.consensus=2.5"])
+    assert experiment.build_system(cfg).consensus == 2.5
+    with pytest.raises(config.ConfigError, match="dirac.consensus"):
+        config.load(None, ["model.kind=dirac", "dirac.consensus=-1"])

@@ -12,7 +12,8 @@ from scipy import optimize, special, stats
 import meanfield as mf
 from conftest import QUICKSTART, bimodal, small_wgan, stack
 from meanfield import experiment, observables, readout, results
-from meanfield.driver import NonFiniteError, make_schedule, replica_keys, simulate
+from meanfield.driver import (NonFiniteError, make_schedule, replica_keys, schedule_notes,
+                              simulate)
 
 # A quick config: 40 steps of Δt = 0.25 (N = 16, α = 4), 2 replicas, 21 records, 3 snapshots.
 TINY = ["model.N=16", "model.M=16", "run.T=10.0", "run.n_records=21", "run.replicas=2",
@@ -46,26 +47,47 @@ def _assert_same_trajectory(a: mf.Trajectory, b: mf.Trajectory):
 # -- schedule -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dt,T,n_records", [(0.25, 10.0, 21), (0.1, 1.0, 101), (0.3, 1.0, 4),
-                                            (1 / 3, 7.0, 5)])
+                                            (1 / 3, 7.0, 5), (1 / 3, 6.9, 5)])
 def test_schedule_covers_horizon(dt, T, n_records):
     # The run ends at the first recorded time >= T, at most one record interval past T, with at
-    # most n_records records; t is uniform with step record_every·dt.
+    # most twice the requested records; t is uniform with step record_every·dt.
     s = make_schedule(dt, T, n_records, (0.0, T))
     assert s.T >= T - 1e-9 and s.T < T + s.record_every * dt + 1e-9
-    assert s.n_intervals + 1 <= n_records
+    assert s.n_intervals + 1 <= 2 * (n_records - 1) + 1
     np.testing.assert_allclose(np.diff(s.t), s.record_every * dt, rtol=1e-12)
     assert s.t[-1] == pytest.approx(s.T)
-    assert s.snapshot_records[0] == 0
+    assert s.snapshot_records == (0, s.n_intervals)  # a snapshot at T is the final state
+    notes = schedule_notes(s, T, n_records, (0.0, T))
+    assert (abs(s.T - T) > 1e-9) == any("the run ends at" in n for n in notes)
+    assert (s.n_intervals + 1 != n_records) == any("records every" in n for n in notes)
+
+
+def test_schedule_hits_requested_times_where_the_step_allows():
+    # The coagulation config: dt = 1/128, T = 20, 401 records asked (every 6.4 steps: impossible).
+    # Snapshots at 0.5, 1, ... are 64, 128, ... steps: records every 8 steps hit all of them and T.
+    snaps = (0.0, 0.5, 1.0, 1.5, 2.0, 4.0, 10.0, 20.0)
+    s = make_schedule(1 / 128, 20.0, 401, snaps)
+    assert s.record_every == 8 and s.T == 20.0
+    np.testing.assert_allclose(s.snapshot_t, snaps, rtol=0, atol=1e-12)
+    assert [n for n in schedule_notes(s, 20.0, 401, snaps) if "snapshot at" in n] == []
+    # Where the request is possible, it is met exactly and nothing is noted.
+    s = make_schedule(4 / 256, 1500.0, 151, (0.0, 300.0, 600.0, 1500.0))
+    assert (s.n_intervals, s.record_every, s.T) == (150, 640, 1500.0)
+    assert schedule_notes(s, 1500.0, 151, (0.0, 300.0, 600.0, 1500.0)) == []
+    # A snapshot off the step grid is rounded up to a record and said so; times beyond T dropped.
+    s = make_schedule(0.25, 10.0, 11, (0.0, 3.1, 12.0))
+    notes = schedule_notes(s, 10.0, 11, (0.0, 3.1, 12.0))
+    assert s.snapshot_t[1] >= 3.1 and len(s.snapshot_t) == 2
+    assert any("instead of 3.1" in n for n in notes) and any("beyond T" in n for n in notes)
 
 
 @pytest.mark.parametrize("T", [7.0, 6.9, 7.9])
 def test_snapshot_at_T_is_the_final_state(T):
-    # dt = 1/3, 5 records: 21 or 24 steps, the grid is 0, 2, 4, 6, 8 and the run ends at 8 (the
-    # first recorded time >= T). A snapshot asked at T must hold the particles the run ends with
-    # (where summary.json's final observables are taken), not those of the record at t = 6:
-    # snapshot times should round up to the grid, as T does, not to the nearest record.
+    # A snapshot asked at T must hold the particles the run ends with (where summary.json's
+    # final observables are taken), not those of an earlier record: snapshot times round up to the
+    # grid, as T does.
     s = make_schedule(1 / 3, T, 5, (0.0, T))
-    assert s.T == pytest.approx(8.0)
+    assert s.T >= T - 1e-9
     assert s.snapshot_records[-1] == s.n_intervals, s
 
 
@@ -178,14 +200,21 @@ def test_batched_systems_match_separate_runs(x64):
 
 
 def test_non_finite_state_stops_the_run(x64):
-    # A NaN particle is reported as NonFiniteError naming the steps of the first bad record.
+    # A NaN particle at t = 0 is reported as such; one born during the steps is reported as
+    # NonFiniteError naming the steps of the first bad record (lr = 1e30: the first step
+    # overflows).
     w = small_wgan(N=4, M=4)
     st = w.init(jax.random.key(0))
-    st = st._replace(gen=st.gen.at[0, 0, 0].set(jnp.nan))
     sched = make_schedule(w.dt, 40 * w.dt, 11)
-    ik, nk = replica_keys(0, 1)
+    ik, nk = replica_keys(0, 2)
+    bad = st._replace(gen=st.gen.at[0, 0, 0].set(jnp.nan))
+    with pytest.raises(NonFiniteError, match=r"replica 1 at t = 0"):
+        simulate(w, sched, ik, nk, initial_state=jax.tree.map(lambda a, b: jnp.stack([a, b]),
+                                                              st, bad))
+    wild = small_wgan(N=4, M=4, lr=1e300)
+    sched = make_schedule(wild.dt, 40 * wild.dt, 11)
     with pytest.raises(NonFiniteError, match=r"replica 0 between step 1 and step 4"):
-        simulate(w, sched, ik, nk, initial_state=stack(st))
+        simulate(wild, sched, ik, nk, initial_state=stack(st, 2))
 
 
 # -- observables ----------------------------------------------------------------------------------

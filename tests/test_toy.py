@@ -31,7 +31,7 @@ def _gauss_A_series(t: float, n: int = 400) -> float:
     return s
 
 
-_velocities = jax.jit(toy.particle_velocities, static_argnums=(2, 3))
+_velocities = jax.jit(toy.particle_velocities, static_argnums=(2, 3, 4))
 
 
 def _upward_crossings(t, th):
@@ -150,17 +150,95 @@ def test_orbit_period_quadrature_matches_simulation(latent):
 
 
 # -- particle version ---------------------------------------------------------------------------
-@pytest.mark.parametrize("latent", toy.LATENTS)
-@pytest.mark.parametrize("N,M", [(1, 3), (4, 5), (7, 2)])
-def test_particle_velocities_are_scaled_gradients_of_the_closed_form_payoff(latent, N, M):
+@pytest.mark.parametrize("latent,N,M,sign", [
+    *[(lat, N, M, "talk002") for lat in toy.LATENTS for N, M in [(1, 3), (4, 5), (7, 2)]],
+    ("logistic", 4, 5, "wgan"), ("gaussian", 7, 2, "wgan")])
+def test_particle_velocities_are_scaled_gradients_of_the_closed_form_payoff(latent, N, M, sign):
     kt, ko = jax.random.split(jax.random.key(N * 10 + M))
     th = jax.random.normal(kt, (N,))
     om = jax.random.normal(ko, (M,))
-    vt, vo = jax.jit(toy.particle_velocities, static_argnums=(2, 3))(th, om, 2.0, latent)
-    gt, go = jax.jit(jax.grad(toy.particle_payoff, (0, 1)), static_argnums=2)(th, om, latent)
+    vt, vo = jax.jit(toy.particle_velocities, static_argnums=(2, 3, 4))(th, om, 2.0, latent, sign)
+    gt, go = jax.jit(jax.grad(toy.particle_payoff, (0, 1)), static_argnums=(2, 3))(th, om, latent,
+                                                                                 sign)
     # MODEL.md §1: θ_i' = −N ∂Ψ/∂θ_i, ω_j' = γ M ∂Ψ/∂ω_j (distinct θ's, ω_j ≠ 0): rounding only
     np.testing.assert_allclose(vt, -N * gt, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(vo, 2.0 * M * go, rtol=1e-12, atol=1e-14)
+    if sign == "wgan":
+        # real − fake is −(fake − real): the payoff and every velocity change sign
+        assert float(toy.particle_payoff(th, om, latent, sign)) == -float(
+            toy.particle_payoff(th, om, latent))
+        v002 = _velocities(th, om, 2.0, latent)
+        np.testing.assert_array_equal(vt, -v002[0])
+        np.testing.assert_array_equal(vo, -v002[1])
+
+
+@pytest.mark.parametrize("sign", toy.SIGNS)
+def test_critic_at_zero_takes_the_minimal_norm_filippov_velocity(sign):
+    # one-sided velocities V+ (ω > 0) and V− (ω < 0) from particles just off 0; at ω = 0 the
+    # velocity is the element of the segment between them nearest to 0
+    th = jnp.array([-1.3, -0.2, 0.4, 2.0, 2.5])
+    for om0 in (0.9, -0.9, 0.05):
+        om = jnp.array([om0, 1e-9, -1e-9, 0.0])
+        _, vo = _velocities(th, om, 1.0, "logistic", sign)
+        lo, hi = sorted([float(vo[1]), float(vo[2])])
+        assert float(vo[3]) == pytest.approx(min(max(0.0, lo), hi), abs=1e-15)
+
+
+def test_wgan_sign_reduced_flow_is_the_mirror_image():
+    # under "wgan" (θ, ω) ↦ (θ, −ω) maps the talk002 flow onto the wgan flow, clipped or not;
+    # the N = M = 1 ToyGame is that reduced scheme step for step
+    for integ, c in (("euler", 1.0), ("rk4", None)):
+        th, om = toy.reduced_trajectory(-2.0, 0.3, 0.01, 3000, c=c, integrator=integ,
+                                        sign="wgan")
+        th2, om2 = toy.reduced_trajectory(-2.0, -0.3, 0.01, 3000, c=c, integrator=integ)
+        np.testing.assert_array_equal(th, th2)
+        np.testing.assert_array_equal(om, -om2)
+        assert float(jnp.max(jnp.abs(om))) == 1.0 or c is None  # the clip was met
+    game = toy.ToyGame(N=1, M=1, dt=0.01, theta0=-2.0, omega0=0.3, dtype="float64", sign="wgan")
+    s = game.init(jax.random.key(0))
+    s = jax.jit(lambda s: jax.lax.fori_loop(0, 3000, lambda i, s: game.step(s, None), s))(s)
+    th, om = toy.reduced_trajectory(-2.0, 0.3, 0.01, 3000, c=1.0, sign="wgan")
+    assert float(s.theta[0]) == pytest.approx(float(th[-1]), rel=1e-13)
+    assert float(s.omega[0]) == pytest.approx(float(om[-1]), rel=1e-13)
+
+
+def _cloud(sign, omega0, T=10.0, dt=1e-3):
+    """θ_i(t) ``[n + 1, 64]`` of the sign study: N = 64, θ_i ~ N(−2, 0.17²), M = 1, Euler."""
+    game = toy.ToyGame(N=64, M=1, dt=dt, theta0=-2.0, omega0=omega0, theta_spread=0.17,
+                       dtype="float64", sign=sign)
+    n = int(round(T / dt))
+    run = jax.jit(lambda s: jax.lax.scan(lambda s, _: (game.step(s, None), s.theta), s, None,
+                                         length=n + 1)[1])
+    return np.arange(n + 1) * dt, np.asarray(run(game.init(jax.random.key(0))))
+
+
+@pytest.mark.parametrize("omega0", [0.3, -0.3])
+def test_wgan_sign_aggregates_the_generator_cloud_into_a_dirac(omega0):
+    # both halves move towards the median of μ: the cloud (initial std 0.155) lands on one point
+    # in finite time, measured t = 6.47 (ω0 = 0.3) and 5.12 (ω0 = −0.3), and stays one point up to
+    # the projected Euler scheme's O(Δt) rank alternation (std ≈ 1e-4 at Δt = 1e-3)
+    t, th = _cloud("wgan", omega0)
+    sd = th.std(axis=1)
+    assert sd[0] > 0.1
+    t_agg = t[np.argmax(sd < 1e-3)]
+    assert 4.0 < t_agg < 7.0, t_agg
+    assert sd[t >= 7.0].max() < 1e-3
+    assert sd[-1] < 3e-4
+    # the same cloud under talk002 never comes near a point (next test)
+    assert _cloud("talk002", omega0, T=7.0)[1].std(axis=1).min() > 0.1
+
+
+@pytest.mark.parametrize("omega0", [0.3, -0.3])
+def test_talk002_sign_splits_the_generator_cloud_at_its_median(omega0):
+    # both halves move away from the median: by t = 10 the cloud is two groups, ranks 1..32 and
+    # 33..64, separated by a gap of 3.1 (ω0 = 0.3) / 2.9 (ω0 = −0.3), 20 times the initial std
+    t, th = _cloud("talk002", omega0)
+    s = np.sort(th[-1])
+    gaps = np.diff(s)
+    assert int(np.argmax(gaps)) + 1 == 32      # the largest gap sits between ranks N/2 and N/2 + 1
+    assert gaps[31] > 2.0
+    assert s[31] - s[0] < 0.5 and s[-1] - s[32] < 1.0    # each group keeps about its width
+    assert th[-1].std() > 5 * th[0].std()
 
 
 def test_particle_payoff_reduces_to_reduced_payoff():
@@ -236,6 +314,20 @@ def test_concentrated_generator_cloud_splits_into_two_atoms():
     ref = toy.reduced_trajectory(-1.0, 0.0, 1e-3, 20_000, c=None, integrator="rk4")
     assert float(toy.energy(ref[0][-1], ref[1][-1])) == pytest.approx(np.cosh(1) - 1, rel=1e-9)
     assert float(game.observe(s_end)["energy"]) < 0.01
+
+
+def test_toy_config_sign_reaches_the_game():
+    from meanfield import config, experiment
+
+    assert config.load(None, ["model.kind=toy"]).toy.sign == "talk002"
+    cfg = config.load(None, ["model.kind=toy", "toy.sign=wgan"])
+    game = experiment.build_system(cfg)
+    assert game.sign == "wgan"
+    # summary.json names the game
+    obs = {"theta_mean": np.zeros((1, 3)), "energy": np.zeros((1, 3))}
+    assert game.summary(np.arange(3.0), obs)["sign"] == "wgan"
+    with pytest.raises(config.ConfigError, match="toy.sign"):
+        config.load(None, ["model.kind=toy", "toy.sign=standard"])
 
 
 def test_toygame_is_a_particle_system_and_runs_in_the_driver():
