@@ -1,4 +1,4 @@
-"""Coagulation of critic particles at the clipping boundary (MODEL.md §4, issue 5): the study.
+"""Coagulation of critic particles at the clipping boundary (docs/model.md §4): the study.
 
 Sweeps the clip c and the critic ratio n_c from a base config (default ``configs/coagulation.toml``)
 for two initial critic clouds, given in units of c so that every c starts from the same picture:

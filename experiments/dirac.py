@@ -1,4 +1,4 @@
-"""Figures and numbers for the Dirac GAN and the bilinear game (MODEL.md §6, issue 6).
+"""Figures and numbers for the Dirac GAN and the bilinear game (docs/model.md §6).
 
 Panels: for each loss (GAN, non-saturating, WGAN), the Nash-flow vector field with trajectories of
 the continuous flow (RK4), simultaneous and alternating steps (h = 0.2 from θ = ψ = 1, 500 steps),

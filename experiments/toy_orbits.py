@@ -1,4 +1,4 @@
-"""Figures and numbers for the toy game of talk 002 (MODEL.md §5, issue 6).
+"""Figures and numbers for the toy game of talk 002 (docs/model.md §5).
 
 Every figure uses talk 002's sign (the critic ascends E f(fake) − E f(real)) except
 ``toy_sign.png``, which sets it against the WGAN sign (``docs/toy_game.md``).

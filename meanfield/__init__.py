@@ -1,4 +1,4 @@
-"""meanfield: GAN training as mean-field particle dynamics (see MODEL.md).
+"""meanfield: GAN training as mean-field particle dynamics (see docs/model.md).
 
 Quick use::
 

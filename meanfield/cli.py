@@ -185,7 +185,7 @@ def cmd_config(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="meanfield", description=(
-        "Mean-field particle simulations of GAN training (see MODEL.md)."))
+        "Mean-field particle simulations of GAN training (see docs/model.md)."))
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run one config and write its results folder")

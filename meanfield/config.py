@@ -1,6 +1,6 @@
 """Run configurations: TOML files read into frozen, documented dataclasses.
 
-The names follow MODEL.md so a reader of the paper recognises them: ``model.K``, ``model.L``,
+The names follow docs/model.md so a reader of the paper recognises them: ``model.K``, ``model.L``,
 ``model.N``, ``model.M``, ``dynamics.lr`` (α), ``dynamics.n_critic`` (n_c), ``dynamics.clip`` (c),
 ``dynamics.batch_size`` (m), ``run.T``. Every field carries its documentation and its admissible
 range; :func:`load` rejects unknown keys, wrong types and out-of-range values with a
@@ -49,7 +49,7 @@ _NONNEG = dict(check=_nonneg, expect=">= 0")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which particle system, and its sizes (MODEL.md §2)."""
+    """Which particle system, and its sizes (docs/model.md §2)."""
 
     kind: str = _f("wgan", "particle system", *_one_of("wgan", "toy", "dirac"))
     K: int = _f(1, "data dimension K", **_POS)
@@ -100,7 +100,7 @@ class InitConfig:
 
 @dataclass(frozen=True)
 class DynamicsConfig:
-    """The discrete scheme (MODEL.md §2). One generator step advances time by Δt = lr/N."""
+    """The discrete scheme (docs/model.md §2). One generator step advances time by Δt = lr/N."""
 
     scheme: str = _f("simultaneous", "update scheme", *_one_of("simultaneous", "alternating"))
     optimizer: str = _f("sgd", "optimiser: sgd (the mean-field scheme) or rmsprop (PyTorch's "
@@ -116,7 +116,7 @@ class DynamicsConfig:
 
 @dataclass(frozen=True)
 class ToyConfig:
-    """The toy game of talk 002 (MODEL.md §5), used when ``model.kind = "toy"``.
+    """The toy game of talk 002 (docs/model.md §5), used when ``model.kind = "toy"``.
 
     Particle counts come from ``model.N``/``model.M`` and the latent from ``latent.law``. Time is
     mean-field time directly: one step advances it by ``dt``.
@@ -141,7 +141,7 @@ class ToyConfig:
 
 @dataclass(frozen=True)
 class DiracConfig:
-    """The Dirac GAN (MODEL.md §6), used when ``model.kind = "dirac"``.
+    """The Dirac GAN (docs/model.md §6), used when ``model.kind = "dirac"``.
 
     One step advances time by ``h``.
     """

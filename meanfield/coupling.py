@@ -1,4 +1,6 @@
-"""Distances between particle configurations (MODEL.md §3): d_2² = W_2²(μ, μ') + W_2²(ν, ν').
+"""Distances between particle configurations (docs/model.md §3).
+
+d_2² = W_2²(μ, μ') + W_2²(ν, ν') on configurations.
 
 A configuration is a pair (generator particles ``[N, K, L+2]``, critic particles ``[M, K+2]``); a
 generator particle is read as a point of R^{K(L+2)} (flattened), a critic particle as a point of
@@ -15,8 +17,11 @@ R^{K+2}. Three ways to compute W_2² between clouds, from cheapest to most gener
   unknowns, is already a dependency, and is fastest precisely in the coupled study, where the
   labelled pairing is nearly optimal (about 0.06 s at n = 2048 against 0.4 s for unrelated clouds).
 - :func:`w2_weighted`: exact W_2² between clouds of any sizes and weights, by the transport linear
-  program solved with HiGHS (``scipy.optimize.linprog``); used for the iid study, where the N-particle
-  run is compared with an N_ref-particle reference.
+  program solved with HiGHS (``scipy.optimize.linprog``): an N-particle run against a larger
+  reference.
+
+The N-scaling study (:mod:`meanfield.nscaling`) uses the first two: the coupled part compares runs
+from the same particles, the iid part runs from independent configurations of equal size.
 """
 
 from __future__ import annotations
@@ -76,6 +81,26 @@ def w2_assignment(x, y) -> float:
     return float(cost[rows, cols].mean())
 
 
+def exact_d2_parts(gen_a, crit_a, gen_b, crit_b) -> tuple[np.ndarray, np.ndarray]:
+    """The two terms of the exact d_2² between configurations of equal sizes, over batch axes.
+
+    Args:
+        gen_a, gen_b: ``[..., N, K, L+2]``.
+        crit_a, crit_b: ``[..., M, K+2]``.
+
+    Returns:
+        ``(W_2²(μ, μ') [...], W_2²(ν, ν') [...])``, each by :func:`w2_assignment`.
+    """
+    ga, gb = np.broadcast_arrays(_flat(gen_a, 2), _flat(gen_b, 2))
+    ca, cb = np.broadcast_arrays(np.asarray(crit_a, np.float64), np.asarray(crit_b, np.float64))
+    batch = ga.shape[:-2]
+    gen, crit = np.empty(batch), np.empty(batch)
+    for idx in np.ndindex(*batch):
+        gen[idx] = w2_assignment(ga[idx], gb[idx])
+        crit[idx] = w2_assignment(ca[idx], cb[idx])
+    return gen, crit
+
+
 def exact_d2(gen_a, crit_a, gen_b, crit_b) -> np.ndarray:
     """Exact d_2² between configurations of equal sizes, over any leading batch axes.
 
@@ -84,15 +109,10 @@ def exact_d2(gen_a, crit_a, gen_b, crit_b) -> np.ndarray:
         crit_a, crit_b: ``[..., M, K+2]``.
 
     Returns:
-        ``[...]``: W_2²(μ, μ') + W_2²(ν, ν'), each by :func:`w2_assignment`.
+        ``[...]``: W_2²(μ, μ') + W_2²(ν, ν') (:func:`exact_d2_parts`).
     """
-    ga, gb = np.broadcast_arrays(_flat(gen_a, 2), _flat(gen_b, 2))
-    ca, cb = np.broadcast_arrays(np.asarray(crit_a, np.float64), np.asarray(crit_b, np.float64))
-    batch = ga.shape[:-2]
-    out = np.empty(batch)
-    for idx in np.ndindex(*batch):
-        out[idx] = w2_assignment(ga[idx], gb[idx]) + w2_assignment(ca[idx], cb[idx])
-    return out
+    gen, crit = exact_d2_parts(gen_a, crit_a, gen_b, crit_b)
+    return gen + crit
 
 
 def transport_plan(x, a, y, b) -> tuple[float, np.ndarray]:
@@ -145,5 +165,5 @@ def d2_unequal(gen, crit, gen_ref, crit_ref) -> float:
             + w2_weighted(c, uniform(len(c)), cr, uniform(len(cr))))
 
 
-__all__ = ["pairing_w2", "pairing_d2", "w2_assignment", "exact_d2", "transport_plan",
-           "w2_weighted", "d2_unequal"]
+__all__ = ["pairing_w2", "pairing_d2", "w2_assignment", "exact_d2", "exact_d2_parts",
+           "transport_plan", "w2_weighted", "d2_unequal"]

@@ -1,4 +1,4 @@
-"""The Dirac GAN (Mescheder et al. 2018) and 004's bilinear game (MODEL.md §6).
+"""The Dirac GAN (Mescheder et al. 2018) and 004's bilinear game (docs/model.md §6).
 
 Real data δ_0, generator δ_θ, linear critic D_ψ(x) = ψx. For a GAN loss f the critic's utility is
 

@@ -1,6 +1,6 @@
 """The driver: any :class:`~meanfield.system.ParticleSystem`, R replicas, one compiled ``lax.scan``.
 
-Time is mean-field time (MODEL.md §1): a run of horizon T takes about T/dt steps. Observables are
+Time is mean-field time (docs/model.md §1): a run of horizon T takes about T/dt steps. Observables are
 recorded on a uniform grid of ``n_records`` times (t = 0 included); particles are kept only at the
 requested snapshot times, so memory grows with the number of snapshots, never with the number of
 steps. The grid is advanced in chunks of records; each chunk is the same compiled program
@@ -314,7 +314,7 @@ def replica_keys(seed: int, replicas: int, shared_init: bool = False) -> tuple[j
     """Initial-particle keys and noise keys, ``[R]`` each, from one integer seed.
 
     With ``shared_init`` every replica starts from the same particles (the coupled studies of
-    MODEL.md §3) and differs only in its sampling noise.
+    docs/model.md §3) and differs only in its sampling noise.
     """
     root = jax.random.key(seed)
     init_root, noise_root = jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)

@@ -1,4 +1,4 @@
-"""Discrete two-player dynamics on particle measures: the schemes of MODEL.md §2.
+"""Discrete two-player dynamics on particle measures: the schemes of docs/model.md §2.
 
 A game is a payoff Ψ(gen, crit, e) that the critic ascends and the generator descends, evaluated
 under an :class:`~meanfield.payoff.Expectation` drawn each step. On raw particles, with SGD:

@@ -1,4 +1,4 @@
-"""Probability laws: latents λ and targets P* (MODEL.md §2).
+"""Probability laws: latents λ and targets P* (docs/model.md §2).
 
 Every law can be sampled and has a *rule* ``(points [Q, d], weights [Q])`` for exact expectations,
 used by the population dynamics: tensor Gauss–Hermite for Gaussians and Gaussian mixtures (exact
@@ -95,7 +95,7 @@ class StandardGaussian:
 
 @dataclass(frozen=True)
 class Logistic:
-    """Coordinates iid standard logistic, CDF 1/(1 + e^{-x}) (the toy game's latent, MODEL.md §5)."""
+    """Coordinates iid standard logistic, CDF 1/(1 + e^{-x}) (the toy game's latent, docs/model.md §5)."""
 
     dim: int
 

@@ -1,4 +1,4 @@
-"""Where the clipped toy game (MODEL.md §5) goes in the long run: the limit orbit H = c²/(2γ).
+"""Where the clipped toy game (docs/model.md §5) goes in the long run: the limit orbit H = c²/(2γ).
 
 Setting: θ' = ωρ(θ), ω' = γ Π_Q(½ − F(θ)) with Q = [−c, c], a latent with median m = 0 and
 H = A(θ) + ω²/(2γ), A(0) = 0, A even (both latents of :mod:`meanfield.toy` are symmetric). This is

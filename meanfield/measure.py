@@ -1,4 +1,4 @@
-"""Initial particle measures: N iid draws per parameter block (MODEL.md §1–2).
+"""Initial particle measures: N iid draws per parameter block (docs/model.md §1–2).
 
 Each block of a neuron (the generator's a, b, c; the critic's α, β, γ) is drawn from its own
 Gaussian N(mean, std²), coordinatewise. Critic particles are then projected into

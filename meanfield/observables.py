@@ -53,9 +53,30 @@ def unit_directions(K: int, n: int, seed: int = 0) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def clamped_counts(crit: Array, clip: float) -> Array:
-    """Number of coordinates of each critic particle on ∂Q (exactly ±c after projection), ``[M]``."""
-    return jnp.sum(jnp.abs(crit) >= clip, axis=-1)
+#: Relative tolerance of :func:`clamped_counts`, in units of eps of the particles' dtype.
+CLAMP_KAPPA = 4
+
+
+def clamped_counts(crit: Array, clip: float | Array) -> Array:
+    """Number of coordinates of each critic particle on ∂Q, ``[M]``.
+
+    A coordinate counts as clamped when |x| >= c·(1 − CLAMP_KAPPA·eps), eps that of ``crit``'s
+    dtype. The projection sets clamped coordinates to exactly ±c rounded to that dtype, on every
+    machine (a clip, no arithmetic), but the comparison may happen in a wider type: c as a float64
+    array under x64 with float32 particles, or float32 particles read back as float64. Rounding c to
+    float32 can land below it by up to eps/2 relative (float32(0.7) = 0.69999999), and an exact
+    comparison would then miss every clamped coordinate. 4 eps is 8× that worst case; an interior
+    coordinate within 4 eps·c of the face is numerically on it.
+
+    Args:
+        crit: critic particles ``[M, d]`` (floating point).
+        clip: c (a scalar, possibly traced).
+
+    Returns:
+        ``[M]`` integer counts in ``[0, d]``.
+    """
+    eps = jnp.finfo(crit.dtype).eps
+    return jnp.sum(jnp.abs(crit) >= clip * (1 - CLAMP_KAPPA * eps), axis=-1)
 
 
 def boundary_mass(crit: Array, clip: float) -> Array:

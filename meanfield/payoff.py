@@ -1,4 +1,4 @@
-"""The WGAN payoff Ψ(μ, ν) = E_z f_ν(g_μ(z)) − E_{x∼P*} f_ν(x) (MODEL.md §2).
+"""The WGAN payoff Ψ(μ, ν) = E_z f_ν(g_μ(z)) − E_{x∼P*} f_ν(x) (docs/model.md §2).
 
 Expectations are weighted sums, so the same function serves a sample batch (weights 1/m), a
 quadrature rule (the population dynamics) and a large fixed sample.
@@ -62,7 +62,7 @@ def payoff_blocked(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn
 
 
 def velocities(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn.sigmoid):
-    """Mean-field velocities (V_μ(θ_i), V_ν(ω_j)) via N·∇_θ Ψ̂ and M·∇_ω Ψ̂ (MODEL.md §1).
+    """Mean-field velocities (V_μ(θ_i), V_ν(ω_j)) via N·∇_θ Ψ̂ and M·∇_ω Ψ̂ (docs/model.md §1).
 
     Returns:
         ``([N, K, L+2], [M, K+2])``: V_μ at each generator particle and V_ν at each critic particle.

@@ -1,4 +1,4 @@
-"""Shallow networks as readouts of particle measures (MODEL.md §2).
+"""Shallow networks as readouts of particle measures (docs/model.md §2).
 
 A generator neuron θ = (a_k, b_k, c_k)_{k=1..K} is stored as a row ``[K, L+2]`` with columns
 ``(a, b_1..b_L, c)``; the generator is the mean of its N neurons, g_μ(z) = (1/N) Σ_i σ(z; θ_i),
@@ -6,7 +6,7 @@ A generator neuron θ = (a_k, b_k, c_k)_{k=1..K} is stored as a row ``[K, L+2]``
 ``(α, β_1..β_K, γ)``, and f_ν(x) = (1/M) Σ_j α_j s(β_j·x + γ_j).
 
 Because both are *means* over particles, N·∇_{θ_i} of any functional written with them is the
-mean-field velocity at θ_i (MODEL.md §1); the dynamics rely on this.
+mean-field velocity at θ_i (docs/model.md §1); the dynamics rely on this.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 Array = jax.Array
 
-#: Activations s offered by name (MODEL.md §2: logistic sigmoid by default).
+#: Activations s offered by name (docs/model.md §2: logistic sigmoid by default).
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "sigmoid": jax.nn.sigmoid,
     "tanh": jnp.tanh,

@@ -4,7 +4,7 @@ A *particle system* is, in the style of optax and blackjax, a pair of pure funct
 immutable state, plus the mean-field time one step advances and the observables it exposes:
 
 - ``init(key) -> state``: initial particles (and optimiser state);
-- ``step(state, noise) -> state``: one step, advancing mean-field time by ``dt`` (MODEL.md §1);
+- ``step(state, noise) -> state``: one step, advancing mean-field time by ``dt`` (docs/model.md §1);
   ``noise`` is the step's key, or ``step_noise(key)`` when the system defines that optional method
   (the driver then draws the noise of many steps at once, see :mod:`meanfield.driver`);
 - ``observe(state) -> dict[str, Array]``: observables recorded on the run's time grid;

@@ -3,7 +3,7 @@
 This is the comparison point of ``meanfield bench`` (needs the optional ``bench`` extra,
 ``pip install -e .[bench]``); the library never imports it. It does the work of
 :meth:`meanfield.dynamics.Game.step` with ``scheme="simultaneous"`` and SGD on the payoff of
-:func:`meanfield.payoff.payoff` (MODEL.md §2): one batch (z, x) of size m per step,
+:func:`meanfield.payoff.payoff` (docs/model.md §2): one batch (z, x) of size m per step,
 θ ← θ − α ∇_θ Ψ̂, ω ← clip(ω + n_c α ∇_ω Ψ̂, −c, c), gradients by autograd.
 
 ``tests/test_torch_reference.py`` checks that, from the same initial particles and the same samples,

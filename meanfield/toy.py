@@ -1,4 +1,4 @@
-"""The toy game of talk 002 (MODEL.md §5): a step-function generator against a ReLU critic.
+"""The toy game of talk 002 (docs/model.md §5): a step-function generator against a ReLU critic.
 
 K = L = 1, P* = ½δ_{−1} + ½δ_{+1}, latent z with CDF F and density ρ (logistic or standard
 Gaussian; both have median 0). Generator neuron g(z; θ) = sign(z − θ), critic neuron
@@ -36,7 +36,7 @@ A(θ) = ∫_0^θ (F − ½)/ρ, is conserved (dA/dt = ω(F − ½), d(ω²/2γ)/
 002 writes the energy as cosh θ + |ω|²/γ, which is conserved for critic speed γ/2; the project's
 convention is the one above (critic speed γ, ω²/(2γ), A(0) = 0).
 
-**Particle game** (MODEL.md §2 readouts). N generator particles θ_i and M critic particles ω_j:
+**Particle game** (docs/model.md §2 readouts). N generator particles θ_i and M critic particles ω_j:
 g_μ(z) = (1/N) Σ_i sign(z − θ_i), f_ν(y) = (1/M) Σ_j (ω_j y)_+ = P̄ y_+ + Q̄ y_−, with
 P̄ = mean_j (ω_j)_+, Q̄ = mean_j (−ω_j)_+ (so P̄ − Q̄ = ω̄, the critic centre of mass). Sort the
 generator particles θ_(1) ≤ … ≤ θ_(N); on the cell (θ_(k), θ_(k+1)) (θ_(0) = −∞, θ_(N+1) = +∞)
@@ -45,7 +45,7 @@ exactly,
 
     Ψ(μ_N, ν_M) = Σ_{k=0}^N p_k h(y_k) − ½(P̄ + Q̄),      h(y) = P̄ y_+ + Q̄ y_−.
 
-Ψ is written with F, so it is smooth in each θ_i away from ties. Particle velocities (MODEL.md §1:
+Ψ is written with F, so it is smooth in each θ_i away from ties. Particle velocities (docs/model.md §1:
 N ∂_{θ_i}Ψ is the mean-field velocity):
 
 - generator particle of rank k: θ_(k)' = −N ρ(θ_(k)) (h(y_{k−1}) − h(y_k)): the jump of the step
@@ -212,7 +212,7 @@ def euler_step(theta: Array, omega: Array, dt: float, gamma: float = 1.0, c: flo
     """One step of the GAN algorithm on the reduced game: projected explicit Euler.
 
     θ ← θ + Δt ωρ(θ),  ω ← clip(ω + Δt γ(½ − F(θ)), −c, c), both from the old state
-    (simultaneous, MODEL.md §2; both increments negated under ``sign="wgan"``). ``c=None``
+    (simultaneous, docs/model.md §2; both increments negated under ``sign="wgan"``). ``c=None``
     disables the clip.
     """
     dth, dom = toy_vector_field(theta, omega, gamma, latent, sign)

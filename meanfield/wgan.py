@@ -1,4 +1,4 @@
-"""The shallow WGAN as a particle system (MODEL.md §2): generator and critic neurons under SGD,
+"""The shallow WGAN as a particle system (docs/model.md §2): generator and critic neurons under SGD,
 RMSProp or exact expectations (the population dynamics), with weight clipping.
 
 :class:`WGAN` is a pytree: the hyperparameters that keep array shapes (the clip c, the critic ratio
@@ -30,7 +30,7 @@ def _static():
 
 @struct.dataclass
 class WGANInit:
-    """Initial laws of the six parameter blocks (MODEL.md §2 notation)."""
+    """Initial laws of the six parameter blocks (docs/model.md §2 notation)."""
 
     a: BlockLaw = BlockLaw(0.0, 1.0)
     b: BlockLaw = BlockLaw(0.0, 1.0)
@@ -45,7 +45,7 @@ class WGAN:
     """Shallow WGAN particle dynamics implementing :class:`~meanfield.system.ParticleSystem`.
 
     Build it with :func:`make_wgan`. One step is one generator step: ``dt = lr / N`` of mean-field
-    time, with critic speed γ_c = n_c N / M (MODEL.md §2).
+    time, with critic speed γ_c = n_c N / M (docs/model.md §2).
 
     Attributes:
         clip: c, the half-width of Q (leaf).
@@ -172,7 +172,7 @@ class WGAN:
             "gen_out_mean": om, "gen_out_std": os_,
             "gen_param_mean": gm, "gen_param_std": gs,
             "critic_param_mean": cm, "critic_param_std": cs,
-            # MODEL.md §4: clamped_mass [K+3], vertex_mass, distinct_atoms, critic_diameter.
+            # docs/model.md §4: clamped_mass [K+3], vertex_mass, distinct_atoms, critic_diameter.
             **coagulation.observables(state.crit, self.clip),
         }
 

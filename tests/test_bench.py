@@ -31,7 +31,7 @@ def test_step_work_counts():
     assert s_alt == s + 4 * (10 * 2 + 6)
 
 
-def test_table_covers_issue_grid():
+def test_table_covers_the_benchmark_grid():
     """The default table spans N ∈ {256..16384}, m, R ∈ {1, 64} and the three schemes."""
     rows = bench.table_configs()
     assert {c.N for c in rows} == {256, 1024, 4096, 16384}

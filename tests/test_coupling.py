@@ -70,3 +70,15 @@ def test_d2_unequal_zero_for_duplicated_reference():
     gen, crit = rng.standard_normal((8, 1, 3)), rng.uniform(-1, 1, (8, 3))
     assert coupling.d2_unequal(gen, crit, np.repeat(gen, 3, 0), np.repeat(crit, 3, 0)) == \
         pytest.approx(0.0, abs=1e-12)
+
+
+def test_exact_d2_parts_sum_to_exact_d2():
+    rng = np.random.default_rng(5)
+    gen, crit = rng.standard_normal((3, 32, 1, 3)), rng.uniform(-1, 1, (3, 24, 3))
+    g2, c2 = gen + 0.2 * rng.standard_normal(gen.shape), -crit
+    g, c = coupling.exact_d2_parts(gen, crit, g2, c2)
+    assert g.shape == c.shape == (3,)
+    np.testing.assert_allclose(g + c, coupling.exact_d2(gen, crit, g2, c2), rtol=1e-14)
+    # The critic term alone: W_2 between a cloud and its reflection (exact by assignment).
+    assert c[0] == pytest.approx(coupling.w2_assignment(crit[0], -crit[0]), rel=1e-14)
+

@@ -1,4 +1,4 @@
-"""Tests of the Dirac GAN and the bilinear game (MODEL.md §6) against closed forms, in float64."""
+"""Tests of the Dirac GAN and the bilinear game (docs/model.md §6) against closed forms, in float64."""
 
 from __future__ import annotations
 

@@ -301,8 +301,9 @@ def test_boundary_mass_counts_clamped_particles():
 
 # -- noise drawn in blocks ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scheme, population", [("simultaneous", False), ("alternating", False),
-                                                ("simultaneous", True)])
+@pytest.mark.parametrize("scheme, population", [
+    ("simultaneous", False), pytest.param("alternating", False, marks=pytest.mark.slow),
+    ("simultaneous", True)])
 @pytest.mark.parametrize("block_bytes", [None, 64])
 def test_block_drawn_noise_equals_per_step_draws(x64, monkeypatch, scheme, population,
                                                  block_bytes):
@@ -330,6 +331,7 @@ def test_block_drawn_noise_equals_per_step_draws(x64, monkeypatch, scheme, popul
         np.testing.assert_allclose(np.asarray(y)[0], np.asarray(x), rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow  # 30 s: three compilations of large chunk programs
 def test_memory_grows_with_snapshots_not_steps():
     """XLA's buffers of a compiled chunk: once the steps per record exceed one block of
     pre-drawn noise (``NOISE_BLOCK_BYTES``), 10× more steps cost no more memory; every extra

@@ -1,4 +1,4 @@
-"""The WGAN schemes as mean-field dynamics (MODEL.md §1–2): one step is an Euler step of the
+"""The WGAN schemes as mean-field dynamics (docs/model.md §1–2): one step is an Euler step of the
 characteristics, duplicating every particle with α doubled changes nothing, the time-stepping error
 is first order, SGD tends to the population step as m^{-1/2}, and the critic stays in Q."""
 
@@ -101,8 +101,8 @@ def test_duplicating_particles_leaves_population_trajectory_unchanged(x64, schem
     # N → 2N, M → 2M with α → 2α keeps Δt = α/N and γ_c: the empirical measures are the same at
     # every step. 300 population steps in float64 with clipping active (c = 0.5), compared every
     # 30 steps: readouts g_μ(z), f_ν(x), the payoff and the particles agree to 1e-13 (measured
-    # 2e-16), and the two copies of each particle stay bitwise
-    # equal (MODEL.md §4: coincident particles never separate).
+    # 2e-16), and the two copies of each particle stay together to rounding (docs/model.md §4;
+    # not bitwise: XLA may round the two rows differently on another vector width).
     N, M, lr, T = 6, 5, 0.3, 15.0
     kw = dict(K=1, L=1, clip=0.5, n_critic=n_critic, scheme=scheme, population=True)
     w1 = small_wgan(N=N, M=M, lr=lr, **kw)
@@ -118,8 +118,8 @@ def test_duplicating_particles_leaves_population_trajectory_unchanged(x64, schem
     for j in range(10):
         for x, y in zip(_readouts(w2, b.gen[j], b.crit[j]), _readouts(w1, a.gen[j], a.crit[j])):
             assert_allclose(x, y, rtol=1e-12, atol=1e-13)
-    np.testing.assert_array_equal(b.gen[:, :N], b.gen[:, N:])
-    np.testing.assert_array_equal(b.crit[:, :M], b.crit[:, M:])
+    assert_allclose(b.gen[:, :N], b.gen[:, N:], rtol=1e-13, atol=1e-13)
+    assert_allclose(b.crit[:, :M], b.crit[:, M:], rtol=1e-13, atol=1e-13)
     assert_allclose(b.gen[:, :N], a.gen, rtol=1e-12, atol=1e-13)
     assert_allclose(b.crit[:, :M], a.crit, rtol=1e-12, atol=1e-13)
     assert (np.abs(np.asarray(a.crit)) == 0.5).any()  # the projection was active

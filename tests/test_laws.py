@@ -1,5 +1,5 @@
 """Latent and target laws: quadrature rules against closed-form moments, samples against the
-moments within standard errors, CDF/quantile round trips (MODEL.md §2, population dynamics)."""
+moments within standard errors, CDF/quantile round trips (docs/model.md §2, population dynamics)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Readouts, the payoff and its gradients (MODEL.md §1–2).
+"""Readouts, the payoff and its gradients (docs/model.md §1–2).
 
 Three independent computations of the same quantities: the batched readouts against a Python sum of
 single neurons, autodiff gradients against central finite differences, and N·∇_θ Ψ̂ / M·∇_ω Ψ̂
@@ -115,7 +115,7 @@ def _v_nu_by_hand(omega, gen, crit, e, s):
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("K,L", SHAPES)
 def test_scaled_gradients_are_mean_field_velocities(x64, K, L, act):
-    # MODEL.md §1: N·∇_{θ_i}Ψ̂ = V_μ(θ_i) and M·∇_{ω_j}Ψ̂ = V_ν(ω_j), to float64 rounding (1e-12).
+    # docs/model.md §1: N·∇_{θ_i}Ψ̂ = V_μ(θ_i) and M·∇_{ω_j}Ψ̂ = V_ν(ω_j), to float64 rounding (1e-12).
     s = readout.activation(act)
     N, M = 4, 3
     gen, crit = random_particles(5, N, M, K, L)

@@ -106,6 +106,7 @@ def _numbers(path):
     return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in sweep.read_csv(path)]
 
 
+@pytest.mark.slow  # 50 s; sweep resume is also checked by test_vmapped_cells_equal_standalone_runs_and_resume
 def test_kill_and_resume_gives_uninterrupted_numbers(tmp_path):
     text = SWEEP.replace('"model.N" = [8, 12]', '"model.N" = [8, 12, 16]')
     cfg = tmp_path / "sweep.toml"
@@ -134,6 +135,7 @@ def test_kill_and_resume_gives_uninterrupted_numbers(tmp_path):
     assert not list((out / "cells").glob("*.partial"))
 
 
+@pytest.mark.slow  # 14 s
 def test_sweep_of_a_system_that_is_not_a_pytree(tmp_path):
     """The toy game is not a pytree: its cells run one per program (no stacking), and each cell
     holds exactly the numbers of a standalone run of its config."""

@@ -226,13 +226,15 @@ def test_a_second_command_into_a_folder_in_use_is_refused(work):
         assert (work / "s" / ".meanfield").exists()
 
 
-@pytest.mark.parametrize("sig,code,word", [(signal.SIGTERM, 143, "terminated"),
-                                           (signal.SIGINT, 130, "interrupted")])
-def test_a_stopped_run_checkpoints_and_resumes_to_the_same_numbers(work, sig, code, word):
-    # Many small chunks: the signal lands mid-run, right after the first checkpoint.
-    long = ["--set", "run.T=3000", "--set", "run.n_records=301", "--set", "run.chunk_records=1",
-            "--set", "run.snapshot_times=[0.0, 3000.0]"]
-    first = cli("run", "tiny.toml", *long, "--out", "r", cwd=work, wait=False)
+LONG = ["--set", "run.T=3000", "--set", "run.n_records=301", "--set", "run.chunk_records=1",
+        "--set", "run.snapshot_times=[0.0, 3000.0]"]
+
+
+def _stop(work: Path, sig, code: int, word: str) -> tuple[float, int]:
+    """Start a long run, stop it with ``sig`` right after its first checkpoint, check the exit;
+    returns the checkpoint's (stepping seconds, records done)."""
+    # Many small chunks: the signal lands mid-run.
+    first = cli("run", "tiny.toml", *LONG, "--out", "r", cwd=work, wait=False)
     _wait_for(work / "r.partial" / "checkpoint.npz", first)
     first.send_signal(sig)
     out, err = first.communicate(timeout=120)
@@ -242,13 +244,21 @@ def test_a_stopped_run_checkpoints_and_resumes_to_the_same_numbers(work, sig, co
     assert stop_line.startswith(word) and "rerun the same command to resume" in stop_line
     assert not (work / "r").exists() and (work / "r.partial" / "checkpoint.npz").exists()
     with np.load(work / "r.partial" / "checkpoint.npz") as z:
-        seconds_before = float(z["run_seconds"])
-        records_before = int(z["records_done"])
-    assert 0 < records_before < 300
-    if sig != signal.SIGTERM:
-        return  # resuming is the same code path whatever stopped the run
+        seconds, records = float(z["run_seconds"]), int(z["records_done"])
+    assert 0 < records < 300
+    return seconds, records
 
-    resumed = cli("run", "tiny.toml", *long, "--out", "r", cwd=work)
+
+@pytest.mark.parametrize("sig,code,word", [(signal.SIGTERM, 143, "terminated"),
+                                           (signal.SIGINT, 130, "interrupted")])
+def test_a_stopped_run_says_so_and_keeps_its_checkpoint(work, sig, code, word):
+    _stop(work, sig, code, word)
+
+
+@pytest.mark.slow  # about 50 s: a stopped run, its resumption, and an uninterrupted reference
+def test_a_terminated_run_resumes_to_the_same_numbers(work):
+    seconds_before, records_before = _stop(work, signal.SIGTERM, 143, "terminated")
+    resumed = cli("run", "tiny.toml", *LONG, "--out", "r", cwd=work)
     assert resumed.returncode == 0, resumed.stderr
     s = json.loads((work / "r" / "summary.json").read_text())
     assert s["resumed_at_record"] == records_before
@@ -256,7 +266,7 @@ def test_a_stopped_run_checkpoints_and_resumes_to_the_same_numbers(work, sig, co
     assert s["run_seconds"] > seconds_before
     assert s["steps_per_second"] == pytest.approx(s["steps"] / s["run_seconds"])
     assert not (work / "r" / ".lock").exists() and not (work / "r.partial").exists()
-    whole = cli("run", "tiny.toml", *long, "--out", "whole", cwd=work)
+    whole = cli("run", "tiny.toml", *LONG, "--out", "whole", cwd=work)
     assert whole.returncode == 0, whole.stderr
     with np.load(work / "r" / "metrics.npz") as a, np.load(work / "whole" / "metrics.npz") as b:
         assert sorted(a.files) == sorted(b.files)
@@ -293,3 +303,26 @@ def test_one_seed_gives_the_same_initial_particles_in_float32_and_float64():
     # The same draws, cast: they differ only by the float32 rounding of mean + std·z.
     np.testing.assert_allclose(g64, g32, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(c64, c32, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("T", [3.0, 300.0])
+def test_every_shipped_config_takes_another_horizon(path, T):
+    # `--set run.T=...` on any shipped config gives a valid run: snapshot times beyond T are
+    # dropped (with a note), the run ends at T or at the first record after it.
+    import meanfield as mf
+    from meanfield import sweep
+    from meanfield.experiment import notes_for, precision, schedule_for
+
+    if "[sweep" in path.read_text():
+        configs = [c.config for c in sweep.cells(sweep.load(path, [f"run.T={T}"]))]
+    else:
+        configs = [mf.load_config(path, [f"run.T={T}"])]
+    for cfg in configs[:3]:
+        with precision(cfg):
+            system = mf.build_system(cfg)
+            s = schedule_for(cfg, system)
+        assert T - 1e-9 <= s.T <= T + s.record_every * s.dt + 1e-9
+        assert all(t <= s.T + 1e-9 for t in s.snapshot_t)
+        dropped = [t for t in cfg.run.snapshot_times if t > T]
+        assert bool(dropped) == any("beyond T" in n for n in notes_for(cfg, s))
