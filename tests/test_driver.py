@@ -101,6 +101,7 @@ def test_schedule_rejects_bad_arguments():
 
 # -- reproducibility ------------------------------------------------------------------------------
 
+@pytest.mark.slow  # 17 s; resume equality stays in the default run
 def test_same_seed_same_arrays_and_chunk_size_irrelevant(tiny_reference):
     # Same config and seed: bitwise equal runs; chunk_records 1 and 20 (one chunk) give bitwise
     # the same arrays as the default (2 records per chunk).

@@ -150,6 +150,7 @@ def test_study_config_has_independent_configurations_and_valid_tables():
         nscaling.check_tables(sweep.from_dict({**raw, "iid": {"replicas": 8}}))
 
 
+@pytest.mark.slow  # 13 s; the pipeline on synthetic cells stays in the default run
 def test_coupled_group_writes_d2_by_replica_and_snapshot(tmp_path):
     # One compiled group (N = 8, three configurations): the cells' files, not the rate.
     spec = sweep.from_dict(tomllib.loads(TINY))

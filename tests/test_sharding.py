@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from meanfield import config as C
 
@@ -45,6 +46,7 @@ def _run(n_devices: int) -> dict:
     return json.loads(line[len("RESULT"):])
 
 
+@pytest.mark.slow  # 27 s (two devices forced in a subprocess)
 def test_sharded_equals_single_device():
     C.from_dict(RAW)  # the test config is valid
     one, four = _run(1), _run(4)
