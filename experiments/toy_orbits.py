@@ -268,8 +268,8 @@ def sign_figure(out: Path) -> dict:
     runs = {(sign, om): _sign_cloud(sign, om) for sign in toy.SIGNS for om in (0.3, -0.3)}
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     titles = {"wgan": "WGAN sign: critic ascends E f(real) − E f(fake)",
-              "talk002": "talk 002's sign: critic ascends E f(fake) − E f(real)"}
-    for ax, sign in zip(axes[0], ("wgan", "talk002")):
+              "fake_minus_real": "talk 002's sign: critic ascends E f(fake) − E f(real)"}
+    for ax, sign in zip(axes[0], ("wgan", "fake_minus_real")):
         t, th, _ = runs[(sign, 0.3)]
         ax.plot(t[::20], th[::20], color="C0" if sign == "wgan" else "C3", lw=0.4, alpha=0.6)
         ax.set(xlabel="t", ylabel="θ_i(t)", title=f"{titles[sign]}\n64 generator particles, "

@@ -116,7 +116,7 @@ class DynamicsConfig:
 
 @dataclass(frozen=True)
 class ToyConfig:
-    """The toy game of talk 002 (docs/model.md §5), used when ``model.kind = "toy"``.
+    """The toy game of the mean-field lecture (docs/model.md §5), used when ``model.kind = "toy"``.
 
     Particle counts come from ``model.N``/``model.M`` and the latent from ``latent.law``. Time is
     mean-field time directly: one step advances it by ``dt``.
@@ -127,16 +127,16 @@ class ToyConfig:
     integrator: str = _f("euler", "projected explicit Euler (the GAN algorithm) or RK4",
                          *_one_of("euler", "rk4"))
     clipped: bool = _f(True, "project ω onto [−c, c]")
-    clip: float = _f(1.0, "c (002's setting: 1)", **_POS)
+    clip: float = _f(1.0, "c (the lecture's setting: 1)", **_POS)
     theta0: float = _f(-2.0, "centre of the generator particles θ")
     omega0: float = _f(0.0, "centre of the critic particles ω")
     theta_spread: float = _f(0.0, "std of the initial generator cloud", **_NONNEG)
     omega_spread: float = _f(0.0, "std of the initial critic cloud", **_NONNEG)
-    sign: str = _f("talk002", "which game: 'talk002' (the critic ascends E f(fake) − E f(real), "
+    sign: str = _f("fake_minus_real", "which game: 'fake_minus_real' (the critic ascends E f(fake) − E f(real), "
                    "the generator descends it) or 'wgan' (the critic ascends E f(real) − "
                    "E f(fake), the generator descends it); different games for N > 1, since the "
                    "ReLU critics are not closed under f ↦ −f (docs/toy_game.md)",
-                   *_one_of("talk002", "wgan"))
+                   *_one_of("fake_minus_real", "wgan"))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Setting: θ' = ωρ(θ), ω' = γ Π_Q(½ − F(θ)) with Q = [−c, c], a latent with median m = 0 and
 H = A(θ) + ω²/(2γ), A(0) = 0, A even (both latents of :mod:`meanfield.toy` are symmetric). This is
-talk 002's sign; under the WGAN sign (``sign="wgan"`` in :mod:`meanfield.toy`) the reduced flow is
+the lecture's sign (``fake_minus_real``); under the WGAN sign (``sign="wgan"`` in :mod:`meanfield.toy`) the reduced flow is
 its image under ω ↦ −ω, which preserves Q and H, so everything below holds with ω replaced by −ω.
 
 **The argument.**
@@ -24,7 +24,7 @@ its image under ω ↦ −ω, which preserves Q and H, so everything below holds
 
 So every orbit with H_0 ≥ H* ends, *in finite time* (at most one passage to a face), on the single
 orbit H = H* = c²/(2γ); every orbit with H_0 < H* is already periodic on its own level set. The
-clipped flow is therefore eventually periodic for every initial condition, as 002 states, but the
+clipped flow is therefore eventually periodic for every initial condition, as the lecture states (docs/model.md §5), but the
 level H* is not an attractor from inside: the family of interior orbits is neutral. Its period is
 
     T(H) = 2 ∫_{−b}^{b} dθ / (ρ(θ) √(2γ(H − A(θ)))),     A(±b) = H,

@@ -1,4 +1,4 @@
-"""The N-scaling study of talk 002 (docs/model.md §3): SGD particles track the WGAN-PDE limit.
+"""The N-scaling study of the mean-field lecture (docs/model.md §3): SGD particles track the WGAN-PDE limit.
 
 The study is a sweep (``[sweep] study = "coupled"``) whose main grid (named ``"N"``) crosses the
 particle count N (M = N) with several seeds per N: each seed is one *initial configuration* (N
@@ -11,7 +11,7 @@ points of the fit.
 (exact expectations: the WGAN-PDE from that very configuration, up to the O(Δt) of the common
 time step). At every snapshot time t, d_2² is computed by the labelled pairing (an upper bound)
 and exactly by optimal assignment (:mod:`meanfield.coupling`), split into its generator and critic
-terms. 002 states E d_2²(t) ≤ C(t)/N. Per N, E d_2²(t) is the mean over configurations of each
+terms. [DSC] (docs/model.md §3) states E d_2²(t) ≤ C(t)/N. Per N, E d_2²(t) is the mean over configurations of each
 configuration's replica mean, and its standard error comes from the spread of those configuration
 means (:func:`nested_stats`): it contains the replica noise *and* the variation between initial
 configurations, which replica noise alone misses. At each t, a weighted log–log fit over the N
@@ -21,7 +21,7 @@ weighted mean of N·E d_2²(t) (:func:`constant`). The population runs' W_1 to t
 snapshot times says whether the law has moved: the study is meant to be read at horizons where
 W_1 has fallen by half, and later.
 
-**iid** (an ``[iid]`` table). 002's corollary: with iid initial particles, E d_2² to the limit
+**iid** (an ``[iid]`` table). [DSC]'s corollary: with iid initial particles, E d_2² to the limit
 started from the continuous initial laws is ≤ C N^{−1/(K(2+L))}. The study pairs independent
 configurations of equal N (different seeds) and measures, per pair, d_2² between replica 0 of the
 two SGD runs at t = 0 (the initial sampling error) and at the ``[iid] times`` (exact assignment).
@@ -33,7 +33,7 @@ runs have the same Δt), which differs from the limit by the propagation-of-chao
 coupled part measures. The dynamics' part is reported as the factor A_N(t) = E d_2²(t)/E d_2²(0)
 (so that the exponents add) and as the paired difference d_2²(t) − d_2²(0). Means over pairs are
 U-statistics, with standard errors jackknifed over configurations (:func:`pair_stats`). The
-exponents of the initial part and of the dynamics' part come first, then 002's bound and the
+exponents of the initial part and of the dynamics' part come first, then [DSC]'s bound and the
 sampling rates of iid samples (:func:`sampling_exponents`).
 
 Run it with ``meanfield sweep configs/nscaling.toml`` or ``python experiments/nscaling.py``
@@ -579,7 +579,7 @@ def finish(spec, cell_list, out: Path, progress) -> dict:
     last = per_T[-1]
     summary = {
         "claim": "E d_2^2(t) <= C(t)/N for SGD particles against the WGAN-PDE from the same "
-                 "particles (002, docs/model.md §3)",
+                 "particles ([DSC], docs/model.md §3)",
         "T": last["t"], "times": [p["t"] for p in per_T], "horizons": horizons(per_T),
         "N": [s.N for s in sets], "configurations_per_N": [len(s.seeds) for s in sets],
         "replicas": int(sets[0].exact.shape[1]),
@@ -777,7 +777,7 @@ def iid_study(spec, sets: list[Setting], runs, out: Path, progress) -> dict:
                  "exponent(factor A_N(t)); the additive part d_2^2(t) - d_2^2(0) ('dynamics') has "
                  "an exponent only where it is positive at every N",
         "bound_exponent": -1.0 / (K * (2 + L)),
-        "bound": "E d_2^2 <= C N^(-1/(K(2+L))) (002)",
+        "bound": "E d_2^2 <= C N^(-1/(K(2+L))) ([DSC], docs/model.md §3)",
         "sampling_exponents": sampling_exponents(K, L),
         "method": "d_2^2 between replica 0 of two SGD runs from independent configurations of "
                   "equal N (exact assignment), over all pairs of configurations; jackknife errors; "
@@ -936,7 +936,7 @@ def figures(out: Path, summary: dict, sets: list[Setting]) -> list[Path]:
 
 def iid_figure(path: Path, iid: dict) -> Path:
     """Left: d_2² between independent runs at t = 0 (initial sampling) and at the ``times``, with
-    fitted exponents, 002's bound exponent and N^{−1/2}. Right: the dynamics' factor
+    fitted exponents, [DSC]'s bound exponent and N^{−1/2}. Right: the dynamics' factor
     A_N(t) = E d_2²(t)/E d_2²(0), in total and for the generator and critic terms."""
     import matplotlib.pyplot as plt
 
@@ -972,7 +972,7 @@ def iid_figure(path: Path, iid: dict) -> Path:
         axs[1].plot(n, [r[f"{key}_mean"][last] for r in rows], marker=marker, ls=":",
                     color=cols[-1], mfc="none", label=f"{name}, t = {iid['times'][last]:g}")
     b = iid["bound_exponent"]
-    axs[0].plot(n, m0[0] * (n / n[0]) ** b, "k:", label=f"002's bound exponent {b:.3f}")
+    axs[0].plot(n, m0[0] * (n / n[0]) ** b, "k:", label=f"[DSC]'s bound exponent {b:.3f}")
     rates = iid["sampling_exponents"]
     axs[0].plot(n, m0[0] * (n / n[0]) ** rates["general"], "k--", lw=0.8,
                 label=f"iid sampling, any law: {rates['general']:.3f}")
@@ -1026,7 +1026,7 @@ def report(summary: dict) -> str:
                          f"{e(i['dynamics'][k])} (mean share {i['dynamics_share'][k]:+.3f})")
         r = i["sampling_exponents"]
         gauss = "n/a" if r["gaussian"] is None else f"{r['gaussian']:.3f}"
-        lines.append(f"  002's bound exponent -1/(K(2+L)) = {i['bound_exponent']:.3f}; iid "
+        lines.append(f"  [DSC]'s bound exponent -1/(K(2+L)) = {i['bound_exponent']:.3f}; iid "
                      f"sampling: {r['general']:.3f} (any law), {gauss} (Gaussian); "
                      f"{i['seconds']:.0f} s")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The toy game of talk 002 (docs/model.md §5): a step-function generator against a ReLU critic.
+"""The toy game of the mean-field lecture (docs/model.md §5): a step-function generator against a ReLU critic.
 
 K = L = 1, P* = ½δ_{−1} + ½δ_{+1}, latent z with CDF F and density ρ (logistic or standard
 Gaussian; both have median 0). Generator neuron g(z; θ) = sign(z − θ), critic neuron
@@ -6,21 +6,21 @@ f(x; ω) = (ωx)_+ with ω ∈ [−c, c].
 
 **Sign.** Two games are offered, named by ``sign``:
 
-- ``"talk002"`` (default, talk 002's convention): the critic ascends Ψ = E f(g(z)) − E_{P*} f
+- ``"fake_minus_real"`` (default, the lecture's convention): the critic ascends Ψ = E f(g(z)) − E_{P*} f
   (fake minus real) and the generator descends it;
 - ``"wgan"`` (the WGAN paper's convention, Arjovsky, Chintala, Bottou 2017): the critic ascends
   −Ψ = E_{P*} f − E f(g(z)) (real minus fake) and the generator descends −Ψ.
 
 For a critic class closed under f ↦ −f the two are one game (relabel the critic). The ReLU class
 {(ωx)_+} is not, so for N > 1 they differ (**Particle game** below). The formulas below are written
-for ``"talk002"``; ``"wgan"`` multiplies both players' velocities by −1.
+for ``"fake_minus_real"``; ``"wgan"`` multiplies both players' velocities by −1.
 
 **Reduced game** (one neuron each). Ψ(θ, ω) = ω(½ − F(θ)); the critic ascends at speed γ, the
 generator descends::
 
     θ' = ω ρ(θ),        ω' = γ (½ − F(θ))   (projected onto [−c, c]).
 
-Under ``"wgan"`` this is θ' = −ωρ(θ), ω' = −γ(½ − F(θ)), the image of the ``"talk002"`` flow under
+Under ``"wgan"`` this is θ' = −ωρ(θ), ω' = −γ(½ − F(θ)), the image of the ``"fake_minus_real"`` flow under
 ω ↦ −ω (Q is symmetric): orbits, energies, periods and the clipped limit cycle are the same.
 
 The equilibrium is (median, 0) = (0, 0). While |ω| < c the energy H = A(θ) + ω²/(2γ),
@@ -33,7 +33,7 @@ A(θ) = ∫_0^θ (F − ½)/ρ, is conserved (dA/dt = ω(F − ½), d(ω²/2γ)/
   We evaluate A by Gauss–Legendre quadrature of D on [0, θ] (D is entire; 64 nodes give
   machine precision for |θ| ≲ 8) and test it against the series.
 
-002 writes the energy as cosh θ + |ω|²/γ, which is conserved for critic speed γ/2; the project's
+The lecture writes the energy as cosh θ + |ω|²/γ, which is conserved for critic speed γ/2; the project's
 convention is the one above (critic speed γ, ω²/(2γ), A(0) = 0).
 
 **Particle game** (docs/model.md §2 readouts). N generator particles θ_i and M critic particles ω_j:
@@ -66,9 +66,9 @@ two atoms stop at (θ_0, −θ_0) with ω stuck at 0, a stationary point of the 
 the generated law puts mass 1 − 2F(θ_0) at 0, which the critic family cannot see. See
 ``tests/test_toy.py``.
 
-**Splitting (talk002) against aggregation (wgan).** The generator velocity is discontinuous at the
+**Splitting (fake_minus_real) against aggregation (wgan).** The generator velocity is discontinuous at the
 median of μ: above it the particles move at 2ρP̄, below it at −2ρQ̄, i.e. *away* from the median
-under ``"talk002"``, so a spread cloud splits into two groups, the ranks above N/2 and those below,
+under ``"fake_minus_real"``, so a spread cloud splits into two groups, the ranks above N/2 and those below,
 whose gap grows while the critic is away from 0. Under ``"wgan"`` both velocities change sign and
 point *towards* the median, at a speed bounded below while ω̄ stays away from 0 (2ρ(θ)P̄ from
 above, 2ρ(θ)Q̄ from below): a particle that crosses the median changes rank and stops or turns,
@@ -77,7 +77,7 @@ the reduced field. In the projected Euler scheme the tied particles alternate ra
 Dirac carries a spread of order Δt ρ|ω̄|. Measured (logistic, γ = c = 1, M = 1, N = 64,
 θ_i ~ N(−2, 0.17²), Δt = 10⁻³): under ``"wgan"`` the standard deviation of the θ_i falls below
 10⁻³ at t = 6.47 (ω_0 = 0.3) and t = 5.12 (ω_0 = −0.3) and stays there (≈ 10⁻⁴, ∝ Δt); under
-``"talk002"`` it grows from 0.155 to 1.7 by t = 10, with a gap of 3.1 between ranks 32 and 33.
+``"fake_minus_real"`` it grows from 0.155 to 1.7 by t = 10, with a gap of 3.1 between ranks 32 and 33.
 ``experiments/toy_orbits.py`` draws it (``toy_sign.png``); ``docs/toy_game.md`` explains it.
 
 Integrators (pure and jittable): the GAN algorithm's projected explicit Euler
@@ -99,8 +99,8 @@ import numpy as np
 Array = jax.Array
 LATENTS = ("logistic", "gaussian")
 INTEGRATORS = ("euler", "rk4")
-#: Which player ascends what (module docstring): talk 002's fake − real, or WGAN's real − fake.
-SIGNS = ("talk002", "wgan")
+#: Which player ascends what (module docstring): the lecture's fake − real, or WGAN's real − fake.
+SIGNS = ("fake_minus_real", "wgan")
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(64)
@@ -112,10 +112,10 @@ def _check_latent(latent: str) -> None:
 
 
 def _sign(sign: str) -> float:
-    """+1 for ``"talk002"``, −1 for ``"wgan"``: the factor on both players' velocities."""
+    """+1 for ``"fake_minus_real"``, −1 for ``"wgan"``: the factor on both players' velocities."""
     if sign not in SIGNS:
         raise ValueError(f"unknown sign {sign!r}; expected one of {SIGNS}")
-    return 1.0 if sign == "talk002" else -1.0
+    return 1.0 if sign == "fake_minus_real" else -1.0
 
 
 def F(theta: Array, latent: str = "logistic") -> Array:
@@ -179,10 +179,10 @@ def energy(theta: Array, omega: Array, gamma: float = 1.0, latent: str = "logist
 # reduced game
 # --------------------------------------------------------------------------------------------
 def toy_vector_field(theta: Array, omega: Array, gamma: float = 1.0, latent: str = "logistic",
-                     sign: str = "talk002") -> tuple[Array, Array]:
+                     sign: str = "fake_minus_real") -> tuple[Array, Array]:
     """The reduced flow (θ', ω') = ±(ωρ(θ), γ(½ − F(θ))), unclipped; broadcasts.
 
-    The sign is + for ``"talk002"`` and − for ``"wgan"`` (module docstring).
+    The sign is + for ``"fake_minus_real"`` and − for ``"wgan"`` (module docstring).
     """
     s = _sign(sign)
     return s * omega * rho(theta, latent), s * gamma * (0.5 - F(theta, latent))
@@ -197,7 +197,7 @@ def tangent_cone(omega: Array, domega: Array, c: float | None) -> Array:
 
 
 def projected_field(theta: Array, omega: Array, gamma: float = 1.0, c: float | None = 1.0,
-                    latent: str = "logistic", sign: str = "talk002") -> tuple[Array, Array]:
+                    latent: str = "logistic", sign: str = "fake_minus_real") -> tuple[Array, Array]:
     """The clipped reduced flow (θ', Π_Q ω'); equal to :func:`toy_vector_field` for |ω| < c."""
     dth, dom = toy_vector_field(theta, omega, gamma, latent, sign)
     return dth, tangent_cone(omega, dom, c)
@@ -208,7 +208,7 @@ def _clip(omega: Array, c: float | None) -> Array:
 
 
 def euler_step(theta: Array, omega: Array, dt: float, gamma: float = 1.0, c: float | None = 1.0,
-               latent: str = "logistic", sign: str = "talk002") -> tuple[Array, Array]:
+               latent: str = "logistic", sign: str = "fake_minus_real") -> tuple[Array, Array]:
     """One step of the GAN algorithm on the reduced game: projected explicit Euler.
 
     θ ← θ + Δt ωρ(θ),  ω ← clip(ω + Δt γ(½ − F(θ)), −c, c), both from the old state
@@ -220,7 +220,7 @@ def euler_step(theta: Array, omega: Array, dt: float, gamma: float = 1.0, c: flo
 
 
 def rk4_step(theta: Array, omega: Array, dt: float, gamma: float = 1.0, c: float | None = None,
-             latent: str = "logistic", sign: str = "talk002") -> tuple[Array, Array]:
+             latent: str = "logistic", sign: str = "fake_minus_real") -> tuple[Array, Array]:
     """One classical RK4 step of the reduced flow (fourth order while |ω| < c).
 
     With ``c`` set, the stages use the projected field and ω is clamped after the step; this is
@@ -240,7 +240,7 @@ def rk4_step(theta: Array, omega: Array, dt: float, gamma: float = 1.0, c: float
 
 def reduced_trajectory(theta0: float, omega0: float, dt: float, n_steps: int, *,
                        gamma: float = 1.0, c: float | None = 1.0, latent: str = "logistic",
-                       integrator: str = "euler", sign: str = "talk002",
+                       integrator: str = "euler", sign: str = "fake_minus_real",
                        dtype=None) -> tuple[Array, Array]:
     """Run the reduced game for ``n_steps`` steps; returns θ and ω, each ``[n_steps + 1]``.
 
@@ -250,7 +250,7 @@ def reduced_trajectory(theta0: float, omega0: float, dt: float, n_steps: int, *,
         n_steps: number of steps (static).
         gamma, c, latent: game parameters (``c=None``: no clipping).
         integrator: ``"euler"`` (projected explicit Euler) or ``"rk4"``.
-        sign: ``"talk002"`` or ``"wgan"`` (module docstring).
+        sign: ``"fake_minus_real"`` or ``"wgan"`` (module docstring).
         dtype: float dtype; default is JAX's default float (float64 under ``enable_x64``).
     """
     if integrator not in INTEGRATORS:
@@ -306,16 +306,16 @@ def _critic_parts(omega: Array) -> tuple[Array, Array]:
 
 
 def particle_payoff(theta: Array, omega: Array, latent: str = "logistic",
-                    sign: str = "talk002") -> Array:
+                    sign: str = "fake_minus_real") -> Array:
     """What the critic ascends and the generator descends, in closed form; a scalar.
 
-    Ψ(μ_N, ν_M) = E f(fake) − E f(real) (module docstring) for ``"talk002"``, −Ψ for ``"wgan"``.
+    Ψ(μ_N, ν_M) = E f(fake) − E f(real) (module docstring) for ``"fake_minus_real"``, −Ψ for ``"wgan"``.
 
     Args:
         theta: generator particles ``[N]``.
         omega: critic particles ``[M]``.
         latent: ``"logistic"`` or ``"gaussian"``.
-        sign: ``"talk002"`` or ``"wgan"``.
+        sign: ``"fake_minus_real"`` or ``"wgan"``.
     """
     _, _, p, y = _cells(theta, latent)
     P, Q = _critic_parts(omega)
@@ -324,7 +324,7 @@ def particle_payoff(theta: Array, omega: Array, latent: str = "logistic",
 
 
 def particle_velocities(theta: Array, omega: Array, gamma: float = 1.0,
-                        latent: str = "logistic", sign: str = "talk002") -> tuple[Array, Array]:
+                        latent: str = "logistic", sign: str = "fake_minus_real") -> tuple[Array, Array]:
     """Mean-field velocities of all particles, unprojected (module docstring).
 
     Args:
@@ -332,7 +332,7 @@ def particle_velocities(theta: Array, omega: Array, gamma: float = 1.0,
         omega: critic particles ``[M]``.
         gamma: critic speed γ.
         latent: ``"logistic"`` or ``"gaussian"``.
-        sign: ``"talk002"`` or ``"wgan"``.
+        sign: ``"fake_minus_real"`` or ``"wgan"``.
 
     Returns:
         ``(v_theta [N], v_omega [M])``: θ_i' = −N ∂_{θ_i}Ψ_s and ω_j' = γ M ∂_{ω_j}Ψ_s, with
@@ -348,21 +348,21 @@ def particle_velocities(theta: Array, omega: Array, gamma: float = 1.0,
     v_plus = s * (jnp.sum(p * jax.nn.relu(y)) - 0.5)
     v_minus = s * (0.5 - jnp.sum(p * jax.nn.relu(-y)))
     # Filippov set at ω = 0: the segment between the one-sided velocities (ordered V+ ≤ V− under
-    # talk002, reversed under wgan); take its minimal-norm element.
+    # fake_minus_real, reversed under wgan); take its minimal-norm element.
     v0 = jnp.clip(0.0, jnp.minimum(v_plus, v_minus), jnp.maximum(v_plus, v_minus))
     v_omega = jnp.where(omega > 0, v_plus, jnp.where(omega < 0, v_minus, v0))
     return v_theta, gamma * v_omega
 
 
 def particle_euler_step(state: ToyState, dt: float, gamma: float = 1.0, c: float | None = 1.0,
-                        latent: str = "logistic", sign: str = "talk002") -> ToyState:
+                        latent: str = "logistic", sign: str = "fake_minus_real") -> ToyState:
     """The GAN algorithm with exact expectations: θ ← θ + Δt v_θ, ω ← clip(ω + Δt v_ω)."""
     vt, vo = particle_velocities(state.theta, state.omega, gamma, latent, sign)
     return ToyState(state.theta + dt * vt, _clip(state.omega + dt * vo, c))
 
 
 def particle_rk4_step(state: ToyState, dt: float, gamma: float = 1.0, c: float | None = None,
-                      latent: str = "logistic", sign: str = "talk002") -> ToyState:
+                      latent: str = "logistic", sign: str = "fake_minus_real") -> ToyState:
     """Classical RK4 on the particle velocities (projected field stages and clamp when ``c`` set).
 
     Fourth order only between rank changes of the generator particles and contacts with |ω| = c.
@@ -401,7 +401,7 @@ class ToyGame:
         theta_spread, omega_spread: standard deviations of the initial clouds (0: all particles
             at the centre).
         dtype: particle dtype (``"float64"`` needs ``jax.enable_x64``).
-        sign: ``"talk002"`` (the critic ascends E f(fake) − E f(real), the generator descends it)
+        sign: ``"fake_minus_real"`` (the critic ascends E f(fake) − E f(real), the generator descends it)
             or ``"wgan"`` (the critic ascends E f(real) − E f(fake), the generator descends
             that); a different game for N > 1 (module docstring).
     """
@@ -418,7 +418,7 @@ class ToyGame:
     theta_spread: float = 0.0
     omega_spread: float = 0.0
     dtype: str = "float32"
-    sign: str = "talk002"
+    sign: str = "fake_minus_real"
 
     def __post_init__(self):
         _check_latent(self.latent)
@@ -468,7 +468,7 @@ class ToyGame:
         period; both are None when the run holds fewer than two crossings. For a clipped game
         the clipped flow's limit orbit is given next to them: ``limit_cycle_energy_theory``
         H* = c²/(2γ) and ``limit_cycle_period_theory`` T(H*) (see :mod:`meanfield.limit_cycle`).
-        ``sign`` names the game (``"talk002"`` or ``"wgan"``), so that every result says which.
+        ``sign`` names the game (``"fake_minus_real"`` or ``"wgan"``), so that every result says which.
         """
         from meanfield import limit_cycle as lc
 

@@ -152,7 +152,7 @@ def test_orbit_period_quadrature_matches_simulation(latent):
 
 # -- particle version ---------------------------------------------------------------------------
 @pytest.mark.parametrize("latent,N,M,sign", [
-    *[(lat, N, M, "talk002") for lat in toy.LATENTS for N, M in [(1, 3), (4, 5), (7, 2)]],
+    *[(lat, N, M, "fake_minus_real") for lat in toy.LATENTS for N, M in [(1, 3), (4, 5), (7, 2)]],
     ("logistic", 4, 5, "wgan"), ("gaussian", 7, 2, "wgan")])
 def test_particle_velocities_are_scaled_gradients_of_the_closed_form_payoff(latent, N, M, sign):
     kt, ko = jax.random.split(jax.random.key(N * 10 + M))
@@ -187,7 +187,7 @@ def test_critic_at_zero_takes_the_minimal_norm_filippov_velocity(sign):
 
 
 def test_wgan_sign_reduced_flow_is_the_mirror_image():
-    # under "wgan" (θ, ω) ↦ (θ, −ω) maps the talk002 flow onto the wgan flow, clipped or not;
+    # under "wgan" (θ, ω) ↦ (θ, −ω) maps the fake_minus_real flow onto the wgan flow, clipped or not;
     # the N = M = 1 ToyGame is that reduced scheme step for step
     for integ, c in (("euler", 1.0), ("rk4", None)):
         th, om = toy.reduced_trajectory(-2.0, 0.3, 0.01, 3000, c=c, integrator=integ,
@@ -226,15 +226,15 @@ def test_wgan_sign_aggregates_the_generator_cloud_into_a_dirac(omega0):
     assert 4.0 < t_agg < 7.0, t_agg
     assert sd[t >= 7.0].max() < 1e-3
     assert sd[-1] < 3e-4
-    # the same cloud under talk002 never comes near a point (next test)
-    assert _cloud("talk002", omega0, T=7.0)[1].std(axis=1).min() > 0.1
+    # the same cloud under fake_minus_real never comes near a point (next test)
+    assert _cloud("fake_minus_real", omega0, T=7.0)[1].std(axis=1).min() > 0.1
 
 
 @pytest.mark.parametrize("omega0", [0.3, -0.3])
-def test_talk002_sign_splits_the_generator_cloud_at_its_median(omega0):
+def test_fake_minus_real_sign_splits_the_generator_cloud_at_its_median(omega0):
     # both halves move away from the median: by t = 10 the cloud is two groups, ranks 1..32 and
     # 33..64, separated by a gap of 3.1 (ω0 = 0.3) / 2.9 (ω0 = −0.3), 20 times the initial std
-    t, th = _cloud("talk002", omega0)
+    t, th = _cloud("fake_minus_real", omega0)
     s = np.sort(th[-1])
     gaps = np.diff(s)
     assert int(np.argmax(gaps)) + 1 == 32      # the largest gap sits between ranks N/2 and N/2 + 1
@@ -321,7 +321,7 @@ def test_concentrated_generator_cloud_splits_into_two_atoms():
 def test_toy_config_sign_reaches_the_game():
     from meanfield import config, experiment
 
-    assert config.load(None, ["model.kind=toy"]).toy.sign == "talk002"
+    assert config.load(None, ["model.kind=toy"]).toy.sign == "fake_minus_real"
     cfg = config.load(None, ["model.kind=toy", "toy.sign=wgan"])
     game = experiment.build_system(cfg)
     assert game.sign == "wgan"
