@@ -66,13 +66,12 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
-def check_target(out: str | Path, kind: str, *, force: bool = False) -> Path:
+def check_target(out: str | Path, kind: str) -> Path:
     """Check, before any computation, that ``out`` may become or be replaced by a ``kind`` folder.
 
     Args:
         out: the folder the command will write.
         kind: one of :data:`KINDS`.
-        force: the caller will replace an existing owned folder of this kind.
 
     Returns:
         ``out`` as a :class:`Path`.
@@ -104,7 +103,6 @@ def check_target(out: str | Path, kind: str, *, force: bool = False) -> Path:
         raise FolderError(f"{out}: cannot be created: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise FolderError(f"{out}: cannot be created: {parent} is not writable")
-    del force  # replacing is decided where it happens (only owned folders of this kind get here)
     return out
 
 
