@@ -23,13 +23,12 @@ Writes under ``--out``: ``study.npz`` (every recorded observable ``[S, n_rec, ..
 snapshots, with the grid labels), ``table.json`` and ``table.md`` (t_0, or the final number of atoms,
 against c and n_c), and ``figures/``.
 
-Run: ``python experiments/coagulation.py [--config FILE] [--out DIR] [--set section.key=value ...]``.
+Run: ``python experiments/coagulation.py [--config FILE] [--out DIR] [--set table.key=value ...]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -44,26 +43,29 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.animation import PillowWriter  # noqa: E402
 
-from meanfield import coagulation, config, experiment, results  # noqa: E402
+from meanfield.metrics import coagulation  # noqa: E402
+from meanfield.io import config  # noqa: E402
+from meanfield.io import experiment  # noqa: E402
+from meanfield.io import results  # noqa: E402
 from meanfield.cli import study_folder  # noqa: E402
-from meanfield.driver import make_schedule, replica_keys, simulate  # noqa: E402
-from meanfield.measure import BlockLaw  # noqa: E402
-from meanfield.payoff import velocities  # noqa: E402
-from meanfield.readout import activation  # noqa: E402
-from meanfield.wgan import WGANInit  # noqa: E402
+from meanfield.core.driver import make_schedule, replica_keys, simulate  # noqa: E402
+from meanfield.networks.initial import BlockLaw  # noqa: E402
+from meanfield.systems.wgan.payoff import velocities  # noqa: E402
+from meanfield.networks.readout import activation  # noqa: E402
+from meanfield.systems.wgan.system import WGANInit  # noqa: E402
 
 NAMES = ("α", "β", "γ")
 
 
 def family_init(cfg: config.Config, family: str, c: float, centered_std: float) -> WGANInit:
     """Initial laws of one family at clip ``c`` (generator laws from the config, as given)."""
-    i = cfg.init
+    i = cfg.system.init
     gen = dict(a=BlockLaw(i.a_mean, i.a_std), b=BlockLaw(i.b_mean, i.b_std),
                c=BlockLaw(i.c_mean, i.c_std))
     if family == "centered":
         law = BlockLaw(0.0, centered_std * c)
         return WGANInit(**gen, alpha=law, beta=law, gamma=law)
-    r = c / cfg.dynamics.clip
+    r = c / cfg.system.dynamics.clip
     return WGANInit(**gen, alpha=BlockLaw(r * i.alpha_mean, r * i.alpha_std),
                     beta=BlockLaw(r * i.beta_mean, r * i.beta_std),
                     gamma=BlockLaw(r * i.gamma_mean, r * i.gamma_std))
@@ -71,14 +73,14 @@ def family_init(cfg: config.Config, family: str, c: float, centered_std: float) 
 
 def grid_systems(cfg, families, clips, n_critics, centered_std, population: bool):
     """Stacked WGAN over families × clips × n_critics (leaves differ, statics shared)."""
-    base = experiment.build_system(replace(cfg, dynamics=replace(cfg.dynamics,
-                                                                 population=population)))
+    base = experiment.build_system(config.from_dict(config.apply_overrides(
+        config.to_dict(cfg), [f"system.dynamics.population={str(population).lower()}"])))
     labels, systems = [], []
     for fam in families:
         for c in clips:
             for nc in n_critics:
                 labels.append((fam, c, nc))
-                systems.append(base.replace(clip=jnp.asarray(c, base.clip.dtype),
+                systems.append(replace(base, clip=jnp.asarray(c, base.clip.dtype),
                                             n_critic=jnp.asarray(nc, jnp.int32),
                                             initial=family_init(cfg, fam, c, centered_std)))
     return labels, jax.tree.map(lambda *x: jnp.stack(x), *systems), base
@@ -315,7 +317,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default="configs/coagulation.toml")
     p.add_argument("--out", default="results/coagulation-study")
-    p.add_argument("--set", action="append", default=[], metavar="section.key=value")
+    p.add_argument("--set", action="append", default=[], metavar="table.key=value")
     p.add_argument("--clips", type=float, nargs="+", default=[0.01, 0.03, 0.1, 0.3, 1.0])
     p.add_argument("--n-critics", type=int, nargs="+", default=[1, 4, 16])
     p.add_argument("--families", nargs="+", default=["edge", "centered"])
@@ -383,7 +385,8 @@ def study(cfg: config.Config, args, out: Path) -> int:
                      f"centered critic, c = {max(args.clips):g}, n_c = {nc0}", atoms_at(k))
         if "edge" in args.families:
             draw_sweep(fig_dir / "collapse_vs_c.png", rows, args.clips, args.n_critics, T)
-            c_ex = cfg.dynamics.clip if cfg.dynamics.clip in args.clips else args.clips[0]
+            c_ex = (cfg.system.dynamics.clip if cfg.system.dynamics.clip in args.clips
+                    else args.clips[0])
             k = find[("edge", c_ex, nc0)]
             row = next(r for r in rows if r["dynamics"] == "population" and r["family"] == "edge"
                        and r["clip"] == c_ex and r["n_critic"] == nc0)

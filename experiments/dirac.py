@@ -3,17 +3,17 @@
 Panels: for each loss (GAN, non-saturating, WGAN), the Nash-flow vector field with trajectories of
 the continuous flow (RK4), simultaneous and alternating steps (h = 0.2 from θ = ψ = 1, 500 steps),
 and the regularised variants (gradient penalty, instance noise, consensus optimisation, clipping);
-plus 004's bilinear game
-F = θ_D·θ_G under the Nash and Morse flows.
+plus the bilinear game
+F = θ_D·θ_G under the Nash and Morse flows (Mescheder et al. 2018; docs/model.md §6).
 
-Run as ``python experiments/dirac.py OUTDIR``; :func:`make_figures` returns the measured numbers
+Run as ``python experiments/dirac.py [OUTDIR] [--smoke]``; :func:`make_figures` returns the measured numbers
 (eigenvalues, final norms, the clipped orbit's radius) and writes ``numbers.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -24,7 +24,8 @@ import jax.numpy as jnp  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from meanfield import dirac as d  # noqa: E402
+from meanfield.cli import study_folder  # noqa: E402
+from meanfield.systems.dirac import gan as d  # noqa: E402
 
 H, STEPS = 0.2, 500
 GP, SIGMA, CLIP, CONSENSUS = 0.5, 0.7, 0.5, 1.0
@@ -91,7 +92,7 @@ def dirac_grid(out: Path) -> dict:
 
 
 def bilinear_figure(out: Path) -> dict:
-    """004's F = θ_D·θ_G: Nash flow (centre) and Morse flow (saddle)."""
+    """The bilinear game F = θ_D·θ_G: Nash flow (centre) and Morse flow (saddle)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.5))
     res = {}
     for ax, flow in zip(axes, d.FLOWS):
@@ -162,12 +163,21 @@ def make_figures(out_dir) -> dict:
     return res
 
 
-if __name__ == "__main__":
-    from meanfield.cli import study_folder
-
-    if len(sys.argv) > 2:
-        sys.exit("usage: python experiments/dirac.py [OUTDIR]   (default results/dirac-study)")
-    with study_folder(sys.argv[1] if len(sys.argv) == 2 else "results/dirac-study") as folder:
+def main(argv=None) -> int:
+    global STEPS
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("out", nargs="?", default="results/dirac-study", help="output folder")
+    p.add_argument("--smoke", action="store_true",
+                   help="50 steps instead of 500: every figure and number, in a few seconds")
+    args = p.parse_args(argv)
+    if args.smoke:
+        STEPS = 50
+    with study_folder(args.out) as folder:
         numbers = make_figures(folder)
     for k, v in numbers.items():
         print(f"{k}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

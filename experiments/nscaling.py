@@ -1,4 +1,4 @@
-"""The N-scaling study of talk 002 (docs/model.md §3): config -> sweep -> summary and figures.
+"""The N-scaling study of the WGAN-PDE limit (docs/model.md §3): config -> sweep -> summary and figures.
 
     python experiments/nscaling.py [CONFIG] [--full] [--out DIR] [--force]
 
@@ -8,7 +8,7 @@ initial configurations per N) and the iid study (pairs of independent configurat
 sampling part and the part the dynamics adds). ``--full`` adds the config's
 ``[[nscaling.full_grid]]`` tables (N = 2048, the batch-size and n_c grids) and writes to
 ``[nscaling] full_out``. It prints the per-time table (slope, intervals, C(t), W_1), the iid
-exponents next to 002's bound, and where the time went. Rerunning resumes: finished cells are
+exponents next to the bound of [DSC], and where the time went. Rerunning resumes: finished cells are
 reused. See docs/nscaling.md.
 """
 
@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import tomllib
 from pathlib import Path
 
-from meanfield import config as C
-from meanfield import devices
-from meanfield.folders import FolderError
-from meanfield.nscaling import report, with_full_grids
-from meanfield.sweep import Progress, SweepConfigChanged, from_dict, run_sweep
+from meanfield.cli import stoppable
+from meanfield.core import devices
+from meanfield.io import config as C
+from meanfield.io.folders import FolderError
+from meanfield.studies.nscaling import report, with_full_grids
+from meanfield.studies.sweep import Progress, SweepConfigChanged, from_dict, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,8 +37,6 @@ class Report(Progress):
 
 
 def main(argv=None) -> int:
-    from meanfield.cli import stoppable
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("config", nargs="?", default=str(ROOT / "configs" / "nscaling.toml"))
     p.add_argument("--full", action="store_true",
@@ -46,16 +44,11 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="output folder (default: the config's [sweep] out, or "
                                  "[nscaling] full_out with --full)")
     p.add_argument("--force", action="store_true", help="start over")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE")
     args = p.parse_args(argv)
     devices.initialize()
     try:
-        try:
-            raw = tomllib.loads(Path(args.config).read_text())
-        except FileNotFoundError:
-            raise C.ConfigError(f"{args.config}: no such config file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise C.ConfigError(f"{args.config}: not valid TOML ({e})") from None
+        raw = C.read_toml(args.config)
         if args.full:
             raw = with_full_grids(raw)
         spec = from_dict(raw, args.set)

@@ -1,19 +1,19 @@
-"""Figures and numbers for the toy game of talk 002 (docs/model.md §5).
+"""Figures and numbers for the toy game of the mean-field lecture (docs/model.md §5).
 
-Every figure uses talk 002's sign (the critic ascends E f(fake) − E f(real)) except
+Every figure uses the lecture's sign (the critic ascends E f(fake) − E f(real)) except
 ``toy_sign.png``, which sets it against the WGAN sign (``docs/toy_game.md``).
 
 Energy convention on every plot: H = A(θ) + ω²/(2γ), A(0) = 0 (A = cosh θ − 1 for the logistic
-latent); 002's cosh θ + |ω|²/γ corresponds to critic speed γ/2.
+latent); the lecture's cosh θ + |ω|²/γ corresponds to critic speed γ/2.
 
-Run as ``python experiments/toy_orbits.py OUTDIR``; :func:`make_figures` returns the measured
+Run as ``python experiments/toy_orbits.py [OUTDIR] [--smoke]``; :func:`make_figures` returns the measured
 numbers (limit-cycle energy and period, fitted Euler order, ...) and writes ``numbers.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -24,8 +24,9 @@ import jax.numpy as jnp  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from meanfield import limit_cycle as lc  # noqa: E402
-from meanfield import toy  # noqa: E402
+from meanfield.cli import study_folder  # noqa: E402
+from meanfield.systems.toy import limit_cycle as lc  # noqa: E402
+from meanfield.systems.toy import game as toy  # noqa: E402
 
 CONVENTION = "H = A(θ) + ω²/(2γ), A(0) = 0"
 
@@ -86,7 +87,7 @@ def phase_portraits(out: Path, latent: str = "logistic", c: float = 1.0) -> dict
 
 
 def orbits_vs_time(out: Path, latent: str = "logistic") -> None:
-    """θ(t), ω(t) of unclipped orbits for γ = 1 and γ = 10 (002's 'periodic orbits')."""
+    """θ(t), ω(t) of unclipped orbits for γ = 1 and γ = 10 (the lecture's 'periodic orbits')."""
     fig, axes = plt.subplots(2, 2, figsize=(12, 6), sharex="col")
     for j, gamma in enumerate((1.0, 10.0)):
         for theta0 in (0.25, 0.5, 1.0, 2.0):
@@ -259,7 +260,7 @@ def _sign_cloud(sign: str, omega0: float, T: float = 10.0, dt: float = 1e-3):
 
 
 def sign_figure(out: Path) -> dict:
-    """A spread generator cloud under talk 002's sign (splits) and the WGAN sign (aggregates).
+    """A spread generator cloud under the lecture's sign (splits) and the WGAN sign (aggregates).
 
     N = 64, θ_i ~ N(−2, 0.17²), one critic particle from ω_0 = ±0.3, logistic, γ = c = 1, the GAN
     algorithm (projected Euler) at Δt = 10⁻³.
@@ -268,7 +269,7 @@ def sign_figure(out: Path) -> dict:
     runs = {(sign, om): _sign_cloud(sign, om) for sign in toy.SIGNS for om in (0.3, -0.3)}
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     titles = {"wgan": "WGAN sign: critic ascends E f(real) − E f(fake)",
-              "fake_minus_real": "talk 002's sign: critic ascends E f(fake) − E f(real)"}
+              "fake_minus_real": "the lecture's sign: critic ascends E f(fake) − E f(real)"}
     for ax, sign in zip(axes[0], ("wgan", "fake_minus_real")):
         t, th, _ = runs[(sign, 0.3)]
         ax.plot(t[::20], th[::20], color="C0" if sign == "wgan" else "C3", lw=0.4, alpha=0.6)
@@ -295,20 +296,21 @@ def sign_figure(out: Path) -> dict:
         ax.legend(fontsize=8)
     fig.suptitle("Toy game, N = 64, θ_i ~ N(−2, 0.17²), logistic, γ = c = 1, projected Euler "
                  "Δt = 10⁻³\nthe WGAN sign aggregates the cloud into a Dirac in finite time; "
-                 "talk 002's sign splits it at its median")
+                 "the lecture's sign splits it at its median")
     fig.tight_layout()
     fig.savefig(out / "toy_sign.png", dpi=120)
     plt.close(fig)
     return res
 
 
-def make_figures(out_dir) -> dict:
-    """Draw every toy-game figure into ``out_dir`` and return the measured numbers."""
+def make_figures(out_dir, latents=toy.LATENTS) -> dict:
+    """Draw every toy-game figure into ``out_dir`` and return the measured numbers (the phase
+    portraits and orbit periods for each of ``latents``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res = {"energy_convention": CONVENTION}
     with jax.enable_x64(True):
-        for latent in toy.LATENTS:
+        for latent in latents:
             r = phase_portraits(out, latent)
             res.update({f"{k}_{latent}": v for k, v in r.items()})
             orbits_vs_time(out, latent)
@@ -318,7 +320,7 @@ def make_figures(out_dir) -> dict:
         res.update(particle_figure(out))
         res.update(sign_figure(out))
         for gamma in (1.0, 10.0):
-            for latent in toy.LATENTS:
+            for latent in latents:
                 rho0 = float(toy.rho(jnp.float64(0.0), latent))
                 res[f"small_orbit_period_theory_{latent}_gamma{gamma:g}"] = 2 * np.pi / (
                     rho0 * np.sqrt(gamma))
@@ -328,12 +330,18 @@ def make_figures(out_dir) -> dict:
     return res
 
 
-if __name__ == "__main__":
-    from meanfield.cli import study_folder
-
-    if len(sys.argv) > 2:
-        sys.exit("usage: python experiments/toy_orbits.py [OUTDIR]   (default results/toy-study)")
-    with study_folder(sys.argv[1] if len(sys.argv) == 2 else "results/toy-study") as folder:
-        numbers = make_figures(folder)
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("out", nargs="?", default="results/toy-study", help="output folder")
+    p.add_argument("--smoke", action="store_true",
+                   help="the logistic latent only: every figure and number, in less time")
+    args = p.parse_args(argv)
+    with study_folder(args.out) as folder:
+        numbers = make_figures(folder, ("logistic",) if args.smoke else toy.LATENTS)
     for k, v in numbers.items():
         print(f"{k}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,41 +1,51 @@
-"""meanfield: GAN training as mean-field particle dynamics (see docs/model.md).
+"""meanfield: GAN training and gradient flows as mean-field particle dynamics (docs/model.md).
 
 Quick use::
 
     import meanfield as mf
-    cfg = mf.load_config("configs/quickstart.toml", ["model.N=128"])
+    cfg = mf.load_config("configs/quickstart.toml", ["system.N=128"])
     result = mf.run(cfg, "results/quick")          # or out=None to stay in memory
     w1 = result.trajectory.observables["w1"]       # [R, n_records]
     back = mf.read_run("results/quick")            # the saved folder, read back
 """
 
-from meanfield import _xla
+from meanfield.core import xla
 
-_xla.apply()  # before JAX starts its CPU backend (see meanfield/_xla.py); imports below follow it
+xla.apply()  # before JAX starts its CPU backend (see meanfield/core/xla.py); imports below follow
 
-from meanfield.config import Config, ConfigError
-from meanfield.config import load as load_config
-from meanfield.driver import (InsufficientMemory, NonFiniteError, Schedule, Trajectory,
-                              make_schedule, replica_keys, schedule_notes, simulate)
-from meanfield.dynamics import Game, GameState, box_projection, optimizer
-from meanfield.experiment import RunResult, build_system, run
-from meanfield.folders import FolderBusy, FolderError, owned
-from meanfield.laws import (AtomicMixture, GaussianMixture, Logistic, Rule, StandardGaussian,
-                            atomic_mixture, gaussian_mixture)
-from meanfield.measure import BlockLaw, init_critic, init_generator
-from meanfield.payoff import Expectation, payoff, velocities
-from meanfield.readout import critic, generator
-from meanfield.results import CheckpointError, ResultError, RunFiles, read_run
-from meanfield.system import ParticleSystem
-from meanfield.wgan import WGAN, WGANInit, make_wgan
+from meanfield import systems  # noqa: E402,F401  (registers the system kinds)
+from meanfield.core.driver import (InsufficientMemory, NonFiniteError, Schedule,  # noqa: E402
+                                   Trajectory, make_schedule, replica_keys, schedule_notes,
+                                   simulate)
+from meanfield.core.registry import Kind, register  # noqa: E402
+from meanfield.core.system import ParticleSystem  # noqa: E402
+from meanfield.io.config import Config, ConfigError  # noqa: E402
+from meanfield.io.config import load as load_config  # noqa: E402
+from meanfield.io.experiment import RunResult, build_system, redraw, run  # noqa: E402
+from meanfield.io.folders import FolderBusy, FolderError, owned  # noqa: E402
+from meanfield.io.results import CheckpointError, ResultError, RunFiles, read_run  # noqa: E402
+from meanfield.measures.expectation import Expectation  # noqa: E402
+from meanfield.measures.laws import (AtomicMixture, GaussianMixture, Logistic, Rule,  # noqa: E402
+                                     StandardGaussian, atomic_mixture, gaussian_mixture)
+from meanfield.networks.initial import BlockLaw, init_critic, init_generator  # noqa: E402
+from meanfield.networks.readout import critic, generator  # noqa: E402
+from meanfield.schemes.descent_ascent import (DescentAscent, DescentAscentState,  # noqa: E402
+                                              Player, zero_sum)
+from meanfield.schemes.gradient_flow import FlowState, GradientFlow  # noqa: E402
+from meanfield.schemes.optimizers import box_projection, optimizer  # noqa: E402
+from meanfield.systems.dirac.gan import DiracGAN  # noqa: E402
+from meanfield.systems.toy.game import ToyGame  # noqa: E402
+from meanfield.systems.wgan.payoff import payoff, velocities  # noqa: E402
+from meanfield.systems.wgan.system import WGAN, WGANInit, make_wgan  # noqa: E402
 
 __all__ = [
-    "AtomicMixture", "BlockLaw", "CheckpointError", "Config", "ConfigError", "Expectation",
-    "FolderBusy", "FolderError", "Game", "GameState", "GaussianMixture", "InsufficientMemory",
-    "Logistic", "NonFiniteError", "ResultError", "ParticleSystem", "Rule", "RunFiles",
-    "RunResult", "Schedule", "StandardGaussian", "Trajectory", "WGAN", "WGANInit",
+    "AtomicMixture", "BlockLaw", "CheckpointError", "Config", "ConfigError", "DescentAscent",
+    "DescentAscentState", "DiracGAN", "Expectation", "FlowState", "FolderBusy", "FolderError",
+    "GaussianMixture", "GradientFlow", "InsufficientMemory", "Kind", "Logistic",
+    "NonFiniteError", "ParticleSystem", "Player", "ResultError", "Rule", "RunFiles", "RunResult",
+    "Schedule", "StandardGaussian", "ToyGame", "Trajectory", "WGAN", "WGANInit",
     "atomic_mixture", "box_projection", "build_system", "critic", "gaussian_mixture",
-    "generator", "init_critic", "init_generator", "load_config", "make_schedule", "make_wgan", "optimizer",
-    "owned", "payoff", "read_run", "replica_keys", "run", "schedule_notes", "simulate",
-    "velocities",
+    "generator", "init_critic", "init_generator", "load_config", "make_schedule", "make_wgan",
+    "optimizer", "owned", "payoff", "read_run", "redraw", "register", "replica_keys", "run",
+    "schedule_notes", "simulate", "velocities", "zero_sum",
 ]

@@ -1,4 +1,8 @@
-"""Shared helpers of the test suite: small WGAN systems, float64 mode, the repository's paths."""
+"""Shared helpers of the test suite: small WGAN systems, float64 mode, the repository's paths.
+
+The suite runs under strict JAX settings: implicit rank promotion (adding a ``[n]`` array to a
+``[m, n]`` one without saying so) raises, so every broadcast in the library is written out.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from meanfield import laws
-from meanfield.dynamics import GameState
-from meanfield.wgan import make_wgan
+from meanfield.measures import laws
+from meanfield.schemes.descent_ascent import DescentAscentState
+from meanfield.systems.wgan.system import make_wgan
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "configs" / "quickstart.toml"
@@ -51,7 +57,7 @@ def random_particles(seed: int, N: int, M: int, K: int, L: int, clip: float = 1.
     return jnp.asarray(gen, dtype), jnp.asarray(crit, dtype)
 
 
-def duplicate_state(state: GameState, system) -> GameState:
+def duplicate_state(state: DescentAscentState, system) -> DescentAscentState:
     """Every particle twice (rows i and i + N are copies), with a fresh optimiser state."""
     gen = jnp.concatenate([state.gen, state.gen])
     crit = jnp.concatenate([state.crit, state.crit])

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from meanfield import bench
+from meanfield.studies import bench
 from meanfield.cli import main
 
 
@@ -46,7 +46,7 @@ def test_xla_defaults_are_set_and_yield_to_the_user(monkeypatch):
     import importlib.metadata
     import os
 
-    from meanfield import _xla
+    from meanfield.core import xla as _xla
 
     checked = importlib.metadata.version("jaxlib").startswith(_xla.CHECKED_SERIES)
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from meanfield import coupling
+from meanfield.metrics import coupling
 
 
 def test_assignment_matches_sorting_in_one_dimension():

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from conftest import random_particles
-from meanfield import laws
-from meanfield.driver import make_schedule, replica_keys, simulate
-from meanfield.measure import BlockLaw
-from meanfield.payoff import Expectation, velocities
-from meanfield.readout import activation, critic
-from meanfield.wgan import WGANInit, make_wgan
+from meanfield.measures import laws
+from meanfield.core.driver import make_schedule, replica_keys, simulate
+from meanfield.networks.initial import BlockLaw
+from meanfield.measures.expectation import Expectation
+from meanfield.systems.wgan.payoff import velocities
+from meanfield.networks.readout import activation, critic
+from meanfield.systems.wgan.system import WGANInit, make_wgan
 
 _velocities = jax.jit(velocities, static_argnums=3)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 
@@ -10,9 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from meanfield import dirac as d
-from meanfield.driver import make_schedule, replica_keys, simulate
-from meanfield.system import ParticleSystem
+from meanfield.systems.dirac import gan as d
+from meanfield.core.driver import make_schedule, replica_keys, simulate
+from meanfield.core.system import ParticleSystem
 
 REGS = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.7), (0.5, 1.2), (3.0, 0.0)]  # (γ_gp, σ)
 
@@ -293,9 +294,16 @@ def test_consensus_simultaneous_wgan_norm_shrinks_exactly():
 
 
 def test_consensus_config_reaches_the_system():
-    from meanfield import config, experiment
+    from meanfield.io import config
+    from meanfield.io import experiment
 
-    cfg = config.load(None, ["model.kind=dirac", "dirac.consensus=2.5"])
+    cfg = config.load(None, ["system.kind=dirac", "system.consensus=2.5"])
     assert experiment.build_system(cfg).consensus == 2.5
-    with pytest.raises(config.ConfigError, match="dirac.consensus"):
-        config.load(None, ["model.kind=dirac", "dirac.consensus=-1"])
+    with pytest.raises(config.ConfigError, match="system.consensus"):
+        config.load(None, ["system.kind=dirac", "system.consensus=-1"])
+    # Only the Dirac GAN's fields are valid in its [system], and only they are written back.
+    with pytest.raises(config.ConfigError, match="system.N: unknown key"):
+        config.load(None, ["system.kind=dirac", "system.N=2"])
+    assert set(config.to_dict(cfg)) == {"system", "run"}
+    assert set(config.to_dict(cfg)["system"]) == {f.name for f in dataclasses.fields(cfg.system)}
+    assert "target" not in config.dumps(cfg) and "clip = 0.5" in config.dumps(cfg)

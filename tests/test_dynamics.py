@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import assert_allclose, duplicate_state, small_wgan, stack
-from meanfield import readout
-from meanfield.payoff import payoff, velocities
+from meanfield.networks import readout
+from meanfield.systems.wgan.payoff import payoff, velocities
 
 
 def _trajectory(system, state, n_steps, every=1, seed=0):
@@ -21,7 +21,7 @@ def _trajectory(system, state, n_steps, every=1, seed=0):
 
     def record(s, r):
         def one(s, k):
-            return system.step(s, jax.random.fold_in(key, r * every + k)), None
+            return system.step(s, system.step_noise(jax.random.fold_in(key, r * every + k))), None
 
         s, _ = jax.lax.scan(one, s, jnp.arange(every))
         return s, s
@@ -34,7 +34,7 @@ def _evolve(system, state, T):
     n = int(round(T / system.dt))
     assert n * system.dt == pytest.approx(T)
     key = jax.random.key(0)
-    body = lambda k, s: system.step(s, jax.random.fold_in(key, k))  # noqa: E731
+    body = lambda k, s: system.step(s, system.step_noise(jax.random.fold_in(key, k)))  # noqa: E731
     return jax.jit(lambda s: jax.lax.fori_loop(0, n, body, s))(state)
 
 
@@ -162,7 +162,7 @@ def test_sgd_step_tends_to_population_step(x64):
     kw = dict(K=2, L=2, N=8, M=8, lr=0.5, clip=10.0, n_critic=2)
     pop = small_wgan(population=True, **kw)
     st = _init(pop, 6)
-    ref = jax.jit(pop.step)(st, jax.random.key(0))
+    ref = jax.jit(pop.step)(st, pop.step_noise(jax.random.key(0)))
     n_keys = 256
     keys = jax.random.split(jax.random.key(7), n_keys)
 
@@ -172,7 +172,8 @@ def test_sgd_step_tends_to_population_step(x64):
 
     def rms_and_bias(m):
         w = small_wgan(batch_size=m, **kw)
-        new = jax.jit(jax.vmap(w.step, in_axes=(None, 0)))(st, keys)
+        new = jax.jit(jax.vmap(lambda s, k: w.step(s, w.step_noise(k)), in_axes=(None, 0)))(
+            st, keys)
         err = flat(new) - flat(stack(ref))  # [keys, d]
         rms = float(jnp.sqrt(jnp.mean(jnp.sum(err ** 2, axis=1))))
         bias = float(jnp.linalg.norm(err.mean(axis=0)))
@@ -222,7 +223,7 @@ def _optax_path(tx, grads, x0):
 def test_rmsprop_is_pytorchs_formula(x64):
     # ν_k = 0.99 ν_{k−1} + 0.01 g_k², x_k = x_{k−1} − lr g_k/(√ν_k + 1e-8), ν_0 = 0, written out
     # by hand in float64; the optimiser must match to rounding (1e-13 relative)
-    from meanfield.dynamics import optimizer
+    from meanfield.schemes.optimizers import optimizer
 
     lr, grads = 0.05, _rmsprop_gradients()
     x0 = np.linspace(-1.0, 1.0, 6)
@@ -239,7 +240,7 @@ def test_rmsprop_matches_torch_optim_rmsprop(x64):
     # torch.optim.RMSprop with only lr given (its defaults: alpha 0.99, eps 1e-8) on the same
     # gradients, float64: same iterates to 1e-13 relative
     torch = pytest.importorskip("torch")
-    from meanfield.dynamics import optimizer
+    from meanfield.schemes.optimizers import optimizer
 
     lr, grads = 0.05, _rmsprop_gradients()
     x0 = np.linspace(-1.0, 1.0, 6)
@@ -260,7 +261,7 @@ def test_rmsprop_steady_step_does_not_depend_on_gradient_size(x64, g):
     # lr·g/(g + 1e-8) ≈ lr whatever g (PyTorch's form; > 0.9990 lr down to g = 1e-5). With eps
     # inside the root it would tend to lr/√(1 + 1e-8/g²): ×0.995, ×0.707, ×0.0995 at
     # g = 1e-3, 1e-4, 1e-5.
-    from meanfield.dynamics import optimizer
+    from meanfield.schemes.optimizers import optimizer
 
     lr, n = 0.1, 2000
     tx = optimizer("rmsprop", lr)

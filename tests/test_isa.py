@@ -8,7 +8,7 @@ the dumped optimised LLVM IR (``*.ir-with-opt.ll``) is read: at most 128 bits (`
 under SSE4_2, at most 256 under AVX (exactly 256 on a host with AVX), and wider than 128 by default
 on a host with AVX.
 
-The subprocess imports ``meanfield`` first, as the suite does: :mod:`meanfield._xla` adds its own
+The subprocess imports ``meanfield`` first, as the suite does: :mod:`meanfield.core.xla` adds its own
 flag to ``XLA_FLAGS`` and must keep the user's.
 """
 

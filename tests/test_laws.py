@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from meanfield import laws
+from meanfield.measures import laws
 
 MIX1 = laws.gaussian_mixture([0.3, 0.7], [-1.0, 2.0], [0.5, 1.5])
 MIX2 = laws.gaussian_mixture([0.2, 0.5, 0.3], [[-1.0, 0.5], [2.0, -1.0], [0.0, 0.0]],

@@ -7,45 +7,48 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meanfield import config as C
-from meanfield import nscaling, sweep
-from meanfield.results import read_run
+from meanfield.io import config as C
+from meanfield.studies import nscaling
+from meanfield.studies import sweep
+from meanfield.io.results import read_run
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "nscaling.toml"
 
 # Two N, two configurations each, a horizon of a few steps: the plumbing, not the rate.
 TINY = """
-[model]
+[system]
+kind = "wgan"
 N = 8
 M = 8
-[target]
+[system.target]
 weights = [1.0]
 means = [1.0]
 stds = [0.3]
-[dynamics]
+[system.dynamics]
 lr = 1.0
 batch_size = 4
 clip = 1.0
+[system.numerics]
+n_eval = 32
+quadrature_nodes = 8
 [run]
 T = 0.5
 n_records = 3
 snapshot_times = [0.0, 0.25, 0.5]
 replicas = 3
 shared_init = true
-n_eval = 32
-quadrature_nodes = 8
 [sweep]
 study = "coupled"
 M_over_N = 1.0
 cell_figures = false
 [[sweep.grid]]
 name = "N"
-"model.N" = [8]
+"system.N" = [8]
 "run.seed" = [1, 2, 3]
 [[sweep.grid]]
 name = "N"
-"model.N" = [16]
+"system.N" = [16]
 "run.seed" = [11, 12, 13]
 [iid]
 enabled = true
@@ -131,7 +134,7 @@ def test_study_config_has_independent_configurations_and_valid_tables():
     main = [c for c in sweep.cells(spec) if nscaling.MAIN in c.grids]
     by_n: dict = {}
     for c in main:
-        by_n.setdefault(c.config.model.N, []).append(c.config.run.seed)
+        by_n.setdefault(c.config.system.N, []).append(c.config.run.seed)
     assert sorted(by_n) == [32, 64, 128, 256, 512, 1024]
     assert all(len(s) >= 4 for s in by_n.values())
     seeds = [s for v in by_n.values() for s in v]
@@ -141,7 +144,7 @@ def test_study_config_has_independent_configurations_and_valid_tables():
     assert set(spec.extra["iid"]["times"]) <= set(base.run.snapshot_times)
     full = sweep.from_dict(nscaling.with_full_grids(raw))
     assert full.out == raw["nscaling"]["full_out"] != spec.out
-    assert {2048} <= {c.config.model.N for c in sweep.cells(full)}
+    assert {2048} <= {c.config.system.N for c in sweep.cells(full)}
     assert {g for g, _ in full.grids} == {"N", "batch", "n_critic"}
     bad = {**raw, "nscaling": {**raw["nscaling"], "fulll_out": "x"}}
     with pytest.raises(C.ConfigError, match="nscaling.fulll_out"):
@@ -155,7 +158,7 @@ def test_coupled_group_writes_d2_by_replica_and_snapshot(tmp_path):
     # One compiled group (N = 8, three configurations): the cells' files, not the rate.
     spec = sweep.from_dict(tomllib.loads(TINY))
     group = sweep.groups(sweep.cells(spec))[0]
-    assert [c.config.model.N for c in group] == [8, 8, 8]
+    assert [c.config.system.N for c in group] == [8, 8, 8]
     nscaling.coupled_group(spec, group, tmp_path, sweep.Progress())
     run = read_run(tmp_path / "cells" / "N=8_seed=1")
     m, s = run.metrics, run.summary
@@ -184,13 +187,13 @@ def _fake_study(tmp_path, factor=2.0):
     f = np.exp(0.3 * rng.standard_normal((3, 3)))
     T = 3
     for cell in sweep.cells(spec):
-        N, seed = cell.config.model.N, cell.config.run.seed
+        N, seed = cell.config.system.N, cell.config.run.seed
         r = np.random.default_rng(seed)
         x = r.standard_normal((N, 1, 3))
         w = r.uniform(-1, 1, (N, 3))
         gen = np.stack([x, factor * x, factor * x])[None].repeat(3, 0)   # [R, T, N, 1, 3]
         crit = np.stack([w, w, w])[None].repeat(3, 0)                    # [R, T, M, 3]
-        s_idx = [c.config.run.seed for c in sweep.cells(spec) if c.config.model.N == N].index(seed)
+        s_idx = [c.config.run.seed for c in sweep.cells(spec) if c.config.system.N == N].index(seed)
         exact = np.stack([k * 0.01 * f[s_idx] / N for k in range(T)], axis=1)  # [R, T]
         arrays = {"t": np.array([0.0, 0.25, 0.5]), "snapshot_t": np.array([0.0, 0.25, 0.5]),
                   "snapshot_gen": gen, "snapshot_critic": crit,
@@ -247,7 +250,7 @@ def test_study_at_horizons_where_the_law_moves(tmp_path):
     raw = tomllib.loads(CONFIG.read_text())
     keep = {32: [3200, 3201, 3202, 3203], 128: [12800, 12801, 12802, 12803],
             512: [51200, 51201, 51202, 51203]}
-    raw["sweep"]["grid"] = [{"name": "N", "model.N": [n], "run.seed": s} for n, s in keep.items()]
+    raw["sweep"]["grid"] = [{"name": "N", "system.N": [n], "run.seed": s} for n, s in keep.items()]
     raw["run"]["snapshot_times"] = [0.0, 8.0, 12.0, 16.0]
     raw["iid"]["times"] = [16.0]
     s = sweep.run_sweep(sweep.from_dict(raw), tmp_path)["summary"]

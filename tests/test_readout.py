@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from conftest import assert_allclose, random_particles
-from meanfield import readout
-from meanfield.payoff import Expectation, payoff, velocities
+from meanfield.networks import readout
+from meanfield.measures.expectation import Expectation
+from meanfield.systems.wgan.payoff import payoff, velocities
 
 SHAPES = [(1, 1), (2, 3)]  # (K, L)
 ACTS = ["sigmoid", "tanh"]
@@ -85,7 +86,7 @@ def test_payoff_gradients_match_central_differences(x64, K, L, act):
         # All coordinates at once: row k of `steps` perturbs coordinate k by h.
         steps = h * jnp.eye(arr.size).reshape((arr.size,) + arr.shape)
         f_of = jax.vmap(lambda a: f(a, crit) if which == 0 else f(gen, a))
-        return ((f_of(arr + steps) - f_of(arr - steps)) / (2 * h)).reshape(arr.shape)
+        return ((f_of(arr[None] + steps) - f_of(arr[None] - steps)) / (2 * h)).reshape(arr.shape)
 
     assert_allclose(g_gen, fd(gen, 0), rtol=1e-6, atol=1e-9)
     assert_allclose(g_crit, fd(crit, 1), rtol=1e-6, atol=1e-9)
@@ -151,8 +152,9 @@ def test_blocked_evaluation_equals_direct(x64):
     """Observables evaluate the generator and the payoff over many points in blocks (bounded
     memory); the values must be those of the direct formulas, for point counts that are not a
     multiple of the block (zero-weight padding), to 1e-13."""
-    from meanfield.payoff import Expectation, payoff, payoff_blocked
-    from meanfield.readout import generator, generator_blocked
+    from meanfield.measures.expectation import Expectation
+    from meanfield.systems.wgan.payoff import payoff, payoff_blocked
+    from meanfield.networks.readout import generator, generator_blocked
 
     rng = np.random.default_rng(3)
     N, M, K, L, B = 7, 5, 2, 3, 37

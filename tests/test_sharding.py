@@ -9,16 +9,17 @@ import textwrap
 import numpy as np
 import pytest
 
-from meanfield import config as C
+from meanfield.io import config as C
 
 # Two cells differing in a vmapped field (c), 3 replicas each: 6 replicas, padded to 8 on 4 devices.
 SCRIPT = textwrap.dedent("""
     import json, sys
     import jax, numpy as np
-    from meanfield import config as C, devices
-    from meanfield.sweep import simulate_cells
+    from meanfield.io import config as C
+    from meanfield.core import devices
+    from meanfield.studies.sweep import simulate_cells
     raw = json.loads(sys.argv[1])
-    cfgs = [C.from_dict({**raw, "dynamics": {**raw["dynamics"], "clip": c}}) for c in (0.5, 1.0)]
+    cfgs = [C.from_dict(C.apply_overrides(raw, [f"system.dynamics.clip={c}"])) for c in (0.5, 1.0)]
     run = simulate_cells(cfgs)
     tr = run.trajectory
     out = {"devices": jax.device_count(),
@@ -30,9 +31,10 @@ SCRIPT = textwrap.dedent("""
     print("RESULT" + json.dumps(out))
 """)
 
-RAW = {"model": {"N": 16, "M": 12}, "dynamics": {"lr": 1.0, "batch_size": 4, "clip": 1.0},
-       "run": {"T": 0.5, "n_records": 3, "snapshot_times": [0.5], "replicas": 3, "seed": 3,
-               "n_eval": 64, "quadrature_nodes": 8}}
+RAW = {"system": {"kind": "wgan", "N": 16, "M": 12,
+                  "dynamics": {"lr": 1.0, "batch_size": 4, "clip": 1.0},
+                  "numerics": {"n_eval": 64, "quadrature_nodes": 8}},
+       "run": {"T": 0.5, "n_records": 3, "snapshot_times": [0.5], "replicas": 3, "seed": 3}}
 
 
 def _run(n_devices: int) -> dict:

@@ -7,37 +7,39 @@ import subprocess
 import sys
 import time
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from meanfield import config as C
-from meanfield import experiment, results, sweep
+from meanfield.io import config as C
+from meanfield.io import experiment, results
+from meanfield.studies import sweep
 
 BASE = """
-[model]
+[system]
+kind = "wgan"
 N = 8
 M = 8
-[dynamics]
+[system.dynamics]
 lr = 1.0
 batch_size = 4
 clip = 1.0
+[system.numerics]
+n_eval = 32
+quadrature_nodes = 8
 [run]
 T = 0.5
 n_records = 3
 snapshot_times = [0.5]
 replicas = 2
-n_eval = 32
-quadrature_nodes = 8
 """
 
 SWEEP = BASE + """
 [sweep]
 cell_figures = false
 [sweep.axes]
-"model.N" = [8, 12]
-"dynamics.n_critic" = [1, 2]
+"system.N" = [8, 12]
+"system.dynamics.n_critic" = [1, 2]
 """
 
 
@@ -58,22 +60,22 @@ def test_cells_and_groups():
 [sweep]
 M_over_N = 2.0
 [[sweep.grid]]
-"model.N" = [8, 12]
+"system.N" = [8, 12]
 [[sweep.grid]]
-"model.N" = [8]
-"dynamics.batch_size" = [2, 4]
+"system.N" = [8]
+"system.dynamics.batch_size" = [2, 4]
 """)
     cells = sweep.cells(spec)
-    assert len(cells) == 3 and [c.config.model.M for c in cells] == [16, 24, 16]
+    assert len(cells) == 3 and [c.config.system.M for c in cells] == [16, 24, 16]
     assert cells[0].grids == ("grid0", "grid1")
 
 
 @pytest.mark.parametrize("bad, key", [
-    ('[sweep]\nfoo = 1\n[sweep.axes]\n"model.N" = [8]', "sweep.foo"),
-    ('[sweep.axes]\n"model.Q" = [8]', "model.Q"),
+    ('[sweep]\nfoo = 1\n[sweep.axes]\n"system.N" = [8]', "sweep.foo"),
+    ('[sweep.axes]\n"system.Q" = [8]', "system.Q"),
     ('[sweep.axes]\n"modl.N" = [8]', "modl.N"),
-    ('[sweep]\nstudy = "x"\n[sweep.axes]\n"model.N" = [8]', "sweep.study"),
-    ('[sweep.axes]\n"model.N" = [0]', "model.N"),
+    ('[sweep]\nstudy = "x"\n[sweep.axes]\n"system.N" = [8]', "sweep.study"),
+    ('[sweep.axes]\n"system.N" = [0]', "system.N"),
 ])
 def test_bad_sweep_configs_name_the_key(bad, key):
     with pytest.raises(C.ConfigError, match=key.replace(".", r"\.")):
@@ -98,8 +100,8 @@ def test_vmapped_cells_equal_standalone_runs_and_resume(tmp_path):
     # Rerunning the same command skips every finished cell.
     assert sweep.run_sweep(spec, tmp_path)["computed"] == 0
     # A changed config is refused, naming what changed.
-    with pytest.raises(sweep.SweepConfigChanged, match="dynamics.lr"):
-        sweep.run_sweep(_spec(overrides=["dynamics.lr=0.5"]), tmp_path)
+    with pytest.raises(sweep.SweepConfigChanged, match="system.dynamics.lr"):
+        sweep.run_sweep(_spec(overrides=["system.dynamics.lr=0.5"]), tmp_path)
 
 
 def _numbers(path):
@@ -108,7 +110,7 @@ def _numbers(path):
 
 @pytest.mark.slow  # 50 s; sweep resume is also checked by test_vmapped_cells_equal_standalone_runs_and_resume
 def test_kill_and_resume_gives_uninterrupted_numbers(tmp_path):
-    text = SWEEP.replace('"model.N" = [8, 12]', '"model.N" = [8, 12, 16]')
+    text = SWEEP.replace('"system.N" = [8, 12]', '"system.N" = [8, 12, 16]')
     cfg = tmp_path / "sweep.toml"
     cfg.write_text(text)
     ref = tmp_path / "ref"
@@ -140,11 +142,10 @@ def test_sweep_of_a_system_that_is_not_a_pytree(tmp_path):
     """The toy game is not a pytree: its cells run one per program (no stacking), and each cell
     holds exactly the numbers of a standalone run of its config."""
     text = """
-[model]
+[system]
 kind = "toy"
 N = 3
 M = 2
-[toy]
 dt = 0.05
 theta_spread = 0.1
 omega_spread = 0.1
@@ -156,7 +157,7 @@ dtype = "float64"
 [sweep]
 cell_figures = false
 [sweep.axes]
-"toy.theta0" = [-1.0, -2.0]
+"system.theta0" = [-1.0, -2.0]
 "run.seed" = [0, 1]
 """
     spec = _spec(text)

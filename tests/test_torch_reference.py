@@ -7,9 +7,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from meanfield import laws, torch_reference  # noqa: E402
-from meanfield.driver import make_schedule, simulate  # noqa: E402
-from meanfield.wgan import make_wgan  # noqa: E402
+from meanfield.measures import laws  # noqa: E402
+from meanfield.core.driver import make_schedule, simulate  # noqa: E402
+from meanfield.studies.bench import torch_reference as load_reference  # noqa: E402
+from meanfield.systems.wgan.system import make_wgan  # noqa: E402
+
+torch_reference = load_reference()  # benchmarks/torch_reference.py, outside the package
 
 
 @pytest.mark.parametrize("K, L, m", [(1, 1, 1), pytest.param(2, 3, 4, marks=pytest.mark.slow)])
@@ -44,7 +47,8 @@ def test_same_trajectory_as_meanfield(K, L, m):
 
 def test_payoff_matches():
     """Ψ̂ of the reference equals meanfield's payoff at random particles (float64)."""
-    from meanfield.payoff import Expectation, payoff
+    from meanfield.measures.expectation import Expectation
+    from meanfield.systems.wgan.payoff import payoff
 
     rng = np.random.default_rng(0)
     gen, crit = rng.normal(size=(7, 2, 5)), rng.normal(size=(9, 4))

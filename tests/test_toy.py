@@ -10,10 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from meanfield import limit_cycle as lc
-from meanfield import toy
-from meanfield.driver import make_schedule, replica_keys, simulate
-from meanfield.system import ParticleSystem
+from meanfield.systems.toy import limit_cycle as lc
+from meanfield.systems.toy import game as toy
+from meanfield.core.driver import make_schedule, replica_keys, simulate
+from meanfield.core.system import ParticleSystem
 
 
 @pytest.fixture(autouse=True)
@@ -319,17 +319,18 @@ def test_concentrated_generator_cloud_splits_into_two_atoms():
 
 
 def test_toy_config_sign_reaches_the_game():
-    from meanfield import config, experiment
+    from meanfield.io import config
+    from meanfield.io import experiment
 
-    assert config.load(None, ["model.kind=toy"]).toy.sign == "fake_minus_real"
-    cfg = config.load(None, ["model.kind=toy", "toy.sign=wgan"])
+    assert config.load(None, ["system.kind=toy"]).system.sign == "fake_minus_real"
+    cfg = config.load(None, ["system.kind=toy", "system.sign=wgan"])
     game = experiment.build_system(cfg)
     assert game.sign == "wgan"
     # summary.json names the game
     obs = {"theta_mean": np.zeros((1, 3)), "energy": np.zeros((1, 3))}
-    assert game.summary(np.arange(3.0), obs)["sign"] == "wgan"
-    with pytest.raises(config.ConfigError, match="toy.sign"):
-        config.load(None, ["model.kind=toy", "toy.sign=standard"])
+    assert lc.summary_fields(game, np.arange(3.0), obs)["sign"] == "wgan"
+    with pytest.raises(config.ConfigError, match="system.sign"):
+        config.load(None, ["system.kind=toy", "system.sign=standard"])
 
 
 def test_toygame_is_a_particle_system_and_runs_in_the_driver():

@@ -22,15 +22,19 @@ import pytest
 from conftest import ROOT
 
 TINY = """
-[model]
+[system]
 kind = "wgan"
 N = 16
 M = 16
 
-[dynamics]
+[system.dynamics]
 lr = 1.0
 clip = 1.0
 batch_size = 4
+
+[system.numerics]
+n_eval = 64
+quadrature_nodes = 8
 
 [run]
 T = 2.0
@@ -38,8 +42,6 @@ n_records = 5
 snapshot_times = [0.0, 2.0]
 replicas = 2
 seed = 0
-n_eval = 64
-quadrature_nodes = 8
 """
 
 
@@ -86,17 +88,18 @@ CASES = [
     (["run", "."], 2, ["is a folder, not a config file"]),
     (["run", "tiny.toml", "--set", "run.seed=9223372036854775808"], 2, ["run.seed"]),
     (["run", "tiny.toml", "--set", "run.seed=-1"], 2, ["run.seed"]),
-    (["run", "tiny.toml", "--set", "run.n_eval=1"], 2, ["run.n_eval", ">= 16"]),
-    (["run", "tiny.toml", "--set", "target.means=[[[1.0]], [[2.0]]]"], 2, ["target.means"]),
+    (["run", "tiny.toml", "--set", "system.numerics.n_eval=1"], 2,
+     ["system.numerics.n_eval", ">= 16"]),
+    (["run", "tiny.toml", "--set", "system.target.means=[[[1.0]], [[2.0]]]"], 2, ["system.target.means"]),
     (["run", "tiny.toml", "--set", "run.snapshot_times=[-1.0]"], 2, ["run.snapshot_times"]),
     (["run", "tiny.toml", "--out", "notes.txt"], 2, ["notes.txt", "not a folder"]),
     (["run", "tiny.toml", "--out", "."], 2, ["current folder"]),
     (["run", "tiny.toml", "--out", ".."], 2, ["current folder"]),
     (["run", "tiny.toml", "--out", "notes.txt/sub"], 2, ["notes.txt", "not a folder"]),
-    (["run", "tiny.toml", "--set", "model.N=1000000000", "--set", "run.T=1e-6"], 2,
+    (["run", "tiny.toml", "--set", "system.N=1000000000", "--set", "run.T=1e-6"], 2,
      ["needs about", "GiB"]),
     (["run", "tiny.toml", "--set", "run.T=1e12"], 2, ["run.T", "steps"]),
-    (["run", "tiny.toml", "--set", "dynamics.lr=1e30"], 3, ["non-finite", "step"]),
+    (["run", "tiny.toml", "--set", "system.dynamics.lr=1e30"], 3, ["non-finite", "step"]),
     (["bench", "--N", "-5"], 2, ["--N", "positive"]),
     (["bench", "--N", "0"], 2, ["--N", "positive"]),
     (["bench", "--replicas", "0"], 2, ["--replicas", "positive"]),
@@ -210,7 +213,7 @@ def _wait_for(path: Path, proc, timeout: float = 120) -> None:
 
 
 def test_a_second_command_into_a_folder_in_use_is_refused(work):
-    from meanfield import folders
+    from meanfield.io import folders
 
     with folders.owned(work / "r.partial", "run"):
         before = tree(work)
@@ -289,8 +292,8 @@ def test_one_seed_gives_the_same_initial_particles_in_float32_and_float64():
     import meanfield as mf
 
     def initial(dtype):
-        cfg = mf.load_config(None, [f"run.dtype={dtype}", "model.N=32", "model.M=16",
-                                    "init.a_mean=0.3", "init.beta_std=2.0"])
+        cfg = mf.load_config(None, [f"run.dtype={dtype}", "system.N=32", "system.M=16",
+                                    "system.init.a_mean=0.3", "system.init.beta_std=2.0"])
         with jax.enable_x64(dtype == "float64"):
             system = mf.build_system(cfg)
             keys, _ = mf.replica_keys(cfg.run.seed, 2)
@@ -311,8 +314,8 @@ def test_every_shipped_config_takes_another_horizon(path, T):
     # `--set run.T=...` on any shipped config gives a valid run: snapshot times beyond T are
     # dropped (with a note), the run ends at T or at the first record after it.
     import meanfield as mf
-    from meanfield import sweep
-    from meanfield.experiment import notes_for, precision, schedule_for
+    from meanfield.studies import sweep
+    from meanfield.io.experiment import notes_for, precision, schedule_for
 
     if "[sweep" in path.read_text():
         configs = [c.config for c in sweep.cells(sweep.load(path, [f"run.T={T}"]))]

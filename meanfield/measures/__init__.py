@@ -1,0 +1,1 @@
+"""Laws (latent, target) with their quadrature rules, and expectations as weighted points."""

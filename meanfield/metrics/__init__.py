@@ -1,0 +1,1 @@
+"""Measurements of particle measures: Wasserstein distances, moments, coagulation, couplings."""

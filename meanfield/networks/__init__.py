@@ -1,0 +1,1 @@
+"""Shallow networks as empirical measures of neurons: readouts and initial laws."""

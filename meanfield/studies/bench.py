@@ -1,0 +1,320 @@
+"""``meanfield bench``: speed of the WGAN particle step, against PyTorch eager and the machine.
+
+For one configuration (N, M, K, L, batch m, replicas R, scheme) it reports, after compilation:
+
+- ``steps_per_second``: generator steps of one replica per second of wall time, all R replicas
+  advancing together, observables recorded every max(1000, 4N) steps as in a run
+  (R·steps_per_second replica-steps are done per second);
+- ``particle_steps_per_second``: N·R·steps_per_second (generator particles moved per second);
+- ``compile_seconds`` and ``memory_bytes`` (XLA's buffer sizes of the compiled chunk program:
+  arguments + outputs + temporaries, i.e. its peak; it grows with snapshots, not with steps);
+- ``machine_fraction``: the time the step's sigmoid and multiply–add work would take at the rates
+  XLA reaches on large fused arrays (measured in the same run, :func:`machine_limit`) divided by
+  the measured time;
+- ``torch_steps_per_second`` and ``speedup_vs_torch`` for the simultaneous SGD step with R = 1,
+  timed side by side (interleaved repeats in the same process) with
+  ``benchmarks/torch_reference.py`` when PyTorch is installed.
+
+The driver is measured as a run uses it: the compiled chunk program of
+:func:`meanfield.core.driver.simulate` (``vmap`` over replicas of ``scan`` over records of ``scan`` over
+steps), observables computed once per record. Timings are medians of repeats of one chunk; the
+machine is shared, so the spread (``steps_per_second_best``) is reported too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from meanfield.core.driver import Carry, Schedule, chunk_program, replica_keys
+from meanfield.io import results
+from meanfield.io.experiment import versions
+from meanfield.measures import laws
+from meanfield.systems.wgan.system import make_wgan
+
+SCHEMES = ("simultaneous", "alternating", "population")
+TABLE_N = (256, 1024, 4096, 16384)
+TABLE_KL = ((1, 1), (8, 8))
+TABLE_BATCH = (1, 64)
+TABLE_REPLICAS = (1, 64)
+#: Skip a configuration whose compiled program would need more than this many bytes.
+MEMORY_CAP = 2 * 1024 ** 3
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One row of the table (see module docstring)."""
+
+    N: int = 256
+    M: int = 256
+    K: int = 1
+    L: int = 1
+    batch: int = 1
+    replicas: int = 1
+    scheme: str = "simultaneous"
+    dtype: str = "float32"
+
+    def system(self):
+        """The WGAN of this row: N(0, I_L) latent, ½N(−1, 0.3²) + ½N(1, 0.3²) on R^K, α = 1."""
+        target = laws.gaussian_mixture([0.5, 0.5], [[-1.0] * self.K, [1.0] * self.K], [0.3, 0.3])
+        pop = self.scheme == "population"
+        return make_wgan(K=self.K, L=self.L, N=self.N, M=self.M,
+                         latent=laws.StandardGaussian(self.L), target=target, lr=1.0, n_critic=1,
+                         clip=1.0, batch_size=self.batch,
+                         scheme="simultaneous" if pop else self.scheme, population=pop,
+                         dtype=self.dtype, n_eval=256, n_directions=16)
+
+
+def step_work(cfg: BenchConfig, system=None) -> tuple[float, float]:
+    """(sigmoid evaluations, multiply–adds) of one generator step of one replica.
+
+    Forward: the generator's m·N·K pre-activations (L+1 multiply–adds each) and sigmoids, the
+    critic's at m fake and m real points (K+1 multiply–adds, one sigmoid each per critic neuron).
+    The backward pass reuses the sigmoids and costs about two forward passes of multiply–adds.
+    Alternating (n_c = 1) evaluates the generator twice and the critic three times; the
+    population step uses the rule's points in place of the batch.
+    """
+    bz = bx = cfg.batch
+    if cfg.scheme == "population":
+        system = system or cfg.system()
+        bz, bx = system.rule.z.shape[0], system.rule.x.shape[0]
+    gen_s, crit_s = bz * cfg.N * cfg.K, cfg.M * (bz + bx)
+    gen_f, crit_f = gen_s * (cfg.L + 2), crit_s * (cfg.K + 2)
+    if cfg.scheme == "alternating":
+        gen_s, gen_f = 2 * gen_s, 2 * gen_f
+        crit_s, crit_f = crit_s + bz * cfg.M, crit_f + bz * cfg.M * (cfg.K + 2)
+    return float(gen_s + crit_s), float(3 * (gen_f + crit_f))
+
+
+def machine_limit(size: int = 1 << 21, repeats: int = 7, dtype=jnp.float32) -> dict:
+    """Rates of XLA on large fused elementwise arrays on this machine, now.
+
+    ``sigmoid_per_second``: ``jax.nn.sigmoid`` over ``size`` elements; ``fma_per_second``: 16
+    chained multiply–adds per element over the same array (compute-bound, not memory-bound).
+    """
+    x = jnp.linspace(-3.0, 3.0, size, dtype=dtype)
+
+    def chain(v):
+        for _ in range(16):
+            v = v * 0.999 + 0.001
+        return v
+
+    out = {}
+    for name, fn, per in (("sigmoid_per_second", jax.nn.sigmoid, 1), ("fma_per_second", chain, 16)):
+        f = jax.jit(fn)
+        jax.block_until_ready(f(x))
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            jax.block_until_ready(f(x))
+            ts.append(time.perf_counter() - t0)
+        out[name] = per * size / min(ts)
+    return out
+
+
+def limit_seconds(cfg: BenchConfig, limit: dict, system=None) -> float:
+    """Seconds one step of all replicas takes at the machine limit."""
+    s, f = step_work(cfg, system)
+    return cfg.replicas * (s / limit["sigmoid_per_second"] + f / limit["fma_per_second"])
+
+
+def estimated_bytes(cfg: BenchConfig, system=None) -> float:
+    """Rough size of the largest intermediates: the [m, N, K, L] and [m, M, K] arrays, ×R."""
+    bz = cfg.batch
+    if cfg.scheme == "population":
+        system = system or cfg.system()
+        bz = max(system.rule.z.shape[0], system.rule.x.shape[0])
+    item = np.dtype(cfg.dtype).itemsize
+    return 6.0 * item * cfg.replicas * bz * (cfg.N * cfg.K * (cfg.L + 2) + cfg.M * (cfg.K + 2))
+
+
+class _Program:
+    """The driver's compiled chunk program for ``cfg`` with its carry, ready to time."""
+
+    def __init__(self, cfg: BenchConfig, system, record_every: int, chunk: int):
+        self.schedule = Schedule(system.dt, record_every, chunk, ())
+        init_keys, self.noise_keys = replica_keys(0, cfg.replicas)
+        state = jax.jit(jax.vmap(system.init))(init_keys)
+        shot = jax.vmap(system.snapshot)(state)
+        snaps = jax.tree.map(lambda x: x[:, None], shot)
+        self.carry = Carry(state, snaps, jnp.full((cfg.replicas,), -1, jnp.int32))
+        self.system = system
+        program = jax.jit(chunk_program(self.schedule, chunk, False, None), donate_argnums=1)
+        t0 = time.perf_counter()
+        self.compiled = program.lower(system, self.carry, self.noise_keys, jnp.int32(1)).compile()
+        self.compile_seconds = time.perf_counter() - t0
+        mem = self.compiled.memory_analysis()
+        self.memory_bytes = None if mem is None else int(
+            mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
+            - mem.alias_size_in_bytes)
+        self.steps = record_every * chunk
+        self.record = 1
+
+    def run_once(self) -> float:
+        """Seconds for one chunk (``self.steps`` steps of every replica), observables included."""
+        t0 = time.perf_counter()
+        self.carry, obs = self.compiled(self.system, self.carry, self.noise_keys,
+                                        jnp.int32(self.record))
+        jax.block_until_ready((self.carry, obs))
+        self.record += self.schedule.n_intervals
+        return time.perf_counter() - t0
+
+
+#: The PyTorch reference lives with the benchmarks, outside the installed package.
+TORCH_REFERENCE = Path(__file__).resolve().parents[2] / "benchmarks" / "torch_reference.py"
+
+
+def _torch_available() -> bool:
+    return TORCH_REFERENCE.exists() and importlib.util.find_spec("torch") is not None
+
+
+def torch_reference():
+    """The module ``benchmarks/torch_reference.py`` of this checkout (needs PyTorch)."""
+    spec = importlib.util.spec_from_file_location("torch_reference", TORCH_REFERENCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_one(cfg: BenchConfig, limit: dict | None = None, budget: float = 2.0,
+              torch: bool | None = None) -> dict:
+    """Measure one configuration (see module docstring); ``budget`` is seconds of timing per side."""
+    system = cfg.system()
+    limit = limit or machine_limit()
+    row = asdict(cfg)
+    est_bytes = estimated_bytes(cfg, system)
+    t_limit = limit_seconds(cfg, limit, system)
+    # Pessimistic per-step time (10% of the limit, at least 5 µs) sizes a chunk of about budget/5.
+    t_guess = max(5e-6, 10.0 * t_limit)
+    if est_bytes > MEMORY_CAP:
+        return {**row, "skipped": f"estimated {est_bytes / 2**30:.1f} GiB > {MEMORY_CAP / 2**30:.0f} GiB"}
+    if t_guess > 20 * budget:
+        return {**row, "skipped": f"one step estimated at {t_guess:.1f} s"}
+    steps = max(1, int(budget / 5 / t_guess))
+    # Observables as often as a run records them: 101 records over a horizon T are T·N/(100 α)
+    # steps apart, proportional to N (the quickstart: T = 1500, α = 4, every 3.75 N steps); the
+    # bench records every 4 N steps, at least 1000. observe() is not free (W_1, W_2 at n_eval
+    # latents, the payoff under the exact rule, sorting the critic for its atoms, its O(M²)
+    # diameter). A chunk holds at least one record, so a slow configuration may record less
+    # often (at most 4·budget seconds per record at the pessimistic guess): the row says.
+    record_every = min(max(1000, 4 * cfg.N), max(steps, int(4 * budget / t_guess)))
+    chunk = max(1, steps // record_every)
+    prog = _Program(cfg, system, record_every, chunk)
+    prog.run_once()  # warm-up: first execution allocates
+
+    use_torch = (cfg.scheme == "simultaneous" and cfg.replicas == 1 and cfg.dtype == "float32"
+                 and (_torch_available() if torch is None else torch))
+    if use_torch:
+        tr = torch_reference()
+
+        def torch_once(n):
+            t0 = time.perf_counter()
+            tr.run(cfg.N, cfg.M, cfg.K, cfg.L, cfg.batch, n)
+            return time.perf_counter() - t0
+
+        t1 = torch_once(3) / 3
+        torch_steps = max(1, min(prog.steps, int(budget / 5 / max(t1, 1e-6))))
+        torch_once(torch_steps)
+    mf, th = [], []
+    t_end = time.perf_counter() + 2 * budget
+    while len(mf) < 3 or (time.perf_counter() < t_end and len(mf) < 15):
+        mf.append(prog.steps / prog.run_once())
+        if use_torch:
+            th.append(torch_steps / torch_once(torch_steps))
+    sps = statistics.median(mf)
+    row.update(
+        steps_per_second=sps, steps_per_second_best=max(mf),
+        particle_steps_per_second=sps * cfg.N * cfg.replicas,
+        compile_seconds=prog.compile_seconds, memory_bytes=prog.memory_bytes,
+        steps_per_chunk=prog.steps, record_every=record_every, repeats=len(mf),
+        machine_fraction=t_limit * sps, limit_steps_per_second=1.0 / t_limit)
+    if use_torch:
+        row.update(torch_steps_per_second=statistics.median(th),
+                   speedup_vs_torch=statistics.median(a / b for a, b in zip(mf, th)))
+    return row
+
+
+def table_configs(all_kl: bool = False) -> list[BenchConfig]:
+    """The configurations of the full table (K = L tied unless ``all_kl``)."""
+    kls = (list(itertools.product((1, 8), (1, 8))) if all_kl else list(TABLE_KL))
+    return [BenchConfig(N, N, K, L, m, R, s) for s in SCHEMES for N in TABLE_N for K, L in kls
+            for m in TABLE_BATCH for R in TABLE_REPLICAS]
+
+
+def environment() -> dict:
+    try:
+        import torch
+        tv = torch.__version__
+    except ImportError:
+        tv = None
+    import os
+
+    return {"device": str(jax.devices()[0]), "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(), "torch": tv,
+            "versions": versions(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _fmt(v, spec):
+    return "—" if v is None else format(v, spec)
+
+
+def markdown(rows: list[dict], env: dict, limit: dict) -> str:
+    """The table as markdown."""
+    lines = [
+        "# `meanfield bench` results", "",
+        f"{env['device']}, {env['cpu_count']} cores (shared with other jobs: medians of repeats), "
+        f"jax {env['versions'].get('jax')}, torch {env['torch']}, {env['date']}.", "",
+        f"Machine limit measured in the same run: {limit['sigmoid_per_second']:.3g} sigmoid/s, "
+        f"{limit['fma_per_second']:.3g} multiply–add/s (XLA, large fused arrays, float32).", "",
+        "steps/s: generator steps of each replica per second (all R replicas together); "
+        "particle-steps/s = N·R·steps/s; memory: XLA buffers of the compiled chunk; "
+        "limit: fraction of the machine limit; vs torch: meanfield / PyTorch eager, interleaved "
+        "in the same process.", "",
+        "| scheme | N=M | K | L | m | R | steps/s | particle-steps/s | compile s | memory MiB | "
+        "limit | vs torch | record every |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        head = f"| {r['scheme']} | {r['N']} | {r['K']} | {r['L']} | {r['batch']} | {r['replicas']} |"
+        if "skipped" in r:
+            lines.append(head + f" skipped: {r['skipped']} | | | | | | |")
+            continue
+        mem = None if r.get("memory_bytes") is None else r["memory_bytes"] / 2 ** 20
+        lines.append(
+            head + f" {r['steps_per_second']:.4g} | {r['particle_steps_per_second']:.3g} | "
+            f"{r['compile_seconds']:.2f} | {_fmt(mem, '.1f')} | {r['machine_fraction']:.1%} | "
+            f"{_fmt(r.get('speedup_vs_torch'), '.1f')} | {r.get('record_every', '—')} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_table(out: Path, budget: float, all_kl: bool = False,
+              report: Callable[[str], None] | None = None) -> list[dict]:
+    """Run every configuration, writing ``out/bench.json`` and ``out/bench.md`` after each row;
+    ``report`` receives one line per row."""
+    out.mkdir(parents=True, exist_ok=True)
+    env, limit = environment(), machine_limit()
+    rows = []
+    for cfg in table_configs(all_kl):
+        t0 = time.perf_counter()
+        try:
+            row = bench_one(cfg, limit, budget)
+        except Exception as e:  # noqa: BLE001 — a row that fails (e.g. out of memory) is marked
+            row = {**asdict(cfg), "skipped": f"{type(e).__name__}: {str(e)[:120]}"}
+        rows.append(row)
+        if report is not None:
+            report(json.dumps(row) + f"  # {time.perf_counter() - t0:.1f} s")
+        # Rewritten after every row, atomically: an interrupted table keeps its finished rows.
+        results.atomic_write_text(out / "bench.json", results.dumps_json(
+            {"environment": env, "machine_limit": limit, "rows": rows}))
+        results.atomic_write_text(out / "bench.md", markdown(rows, env, limit))
+    return rows

@@ -1,0 +1,11 @@
+"""Particle systems, one folder per family. Each folder declares a ``KIND``
+(:class:`meanfield.core.registry.Kind`: its ``[system]`` config, builder, figures, vmappable
+fields); registering it is one line below.
+"""
+
+from meanfield.core.registry import register
+from meanfield.systems import dirac, toy, wgan
+
+register(wgan.KIND)
+register(toy.KIND)
+register(dirac.KIND)

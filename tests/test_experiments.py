@@ -1,0 +1,87 @@
+"""Smoke tests of every ``experiments/`` script on a tiny preset, as a user runs them: a
+subprocess from the repository root, exit 0, non-empty PNG figures, a numbers file whose key
+entries are finite; and a bad option exits 2 with one line, no traceback."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from test_nscaling import TINY as TINY_NSCALING  # two N, a few steps: the plumbing
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def script(name: str, *args, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_figures(folder: Path, at_least: int) -> None:
+    figs = sorted(folder.rglob("*.png"))
+    assert len(figs) >= at_least, figs
+    for f in figs:
+        data = f.read_bytes()
+        assert data[:8] == PNG and len(data) > 2000, f
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def test_dirac(tmp_path):
+    out = tmp_path / "dirac"
+    res = script("dirac.py", out, "--smoke")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert_figures(out, 3)
+    numbers = json.loads((out / "numbers.json").read_text())
+    ratio = numbers["wgan/simultaneous_norm_ratio_per_step"]
+    assert finite(ratio) and ratio == pytest.approx(numbers["wgan/simultaneous_norm_ratio_theory"],
+                                                    rel=1e-9)
+
+
+def test_toy_orbits(tmp_path):
+    out = tmp_path / "toy"
+    res = script("toy_orbits.py", out, "--smoke")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert_figures(out, 5)
+    numbers = json.loads((out / "numbers.json").read_text())
+    keys = [k for k in numbers if k.startswith("small_orbit_period_theory_logistic")]
+    assert keys and all(finite(numbers[k]) for k in keys)
+
+
+def test_coagulation(tmp_path):
+    out = tmp_path / "coag"
+    res = script("coagulation.py", "--out", out, "--clips", "0.1", "1.0", "--n-critics", "1",
+                 "--frames", "3", "--no-sgd", "--set", "run.T=0.5", "--set", "run.n_records=6")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert_figures(out, 3)
+    table = json.loads((out / "table.json").read_text())
+    assert len(table["rows"]) == 4 and all(finite(r["clip"]) for r in table["rows"])
+
+
+def test_nscaling(tmp_path):
+    config = tmp_path / "tiny.toml"
+    # Each cell's run figures too: the coupled study draws them with the run's own figure code.
+    config.write_text(TINY_NSCALING.replace("cell_figures = false", "cell_figures = true"))
+    out = tmp_path / "ns"
+    res = script("nscaling.py", config, "--out", out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert_figures(out / "figures", 1)
+    assert_figures(out / "cells", 6)  # observables.png and overview.png of every cell
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["N"] == [8, 16] and finite(summary["fitted_slope"])
+
+
+def test_a_bad_option_is_one_line(tmp_path):
+    res = script("coagulation.py", "--out", tmp_path / "x", "--set", "system.N=0")
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "system.N" in lines[0] and "Traceback" not in res.stderr, res.stderr
+    assert not (tmp_path / "x").exists()
