@@ -9,6 +9,10 @@ the payoff :func:`meanfield.systems.wgan.payoff.payoff` (docs/model.md §2): one
 
 ``tests/test_torch_reference.py`` checks that, from the same initial particles and the same samples,
 it follows the same trajectory as ``meanfield``, so the benchmark compares identical work.
+
+The second half of the file holds the MMD- and KALE-flow steps of the flows section of
+``meanfield bench`` (:func:`mmd_step`, :func:`kale_step`; checked against meanfield by
+``tests/test_bench_flows.py``).
 """
 
 from __future__ import annotations
@@ -82,3 +86,127 @@ def run(N: int, M: int, K: int, L: int, m: int, steps: int, lr: float = 1.0, n_c
         x = centres[comp] + 0.3 * torch.randn(m, K, generator=g)
         sgd_step(gen, crit, z, x, lr, n_critic, clip)
     return gen, crit
+
+
+# -- kernel flows in data space (docs/model.md §8) ---------------------------------------------
+#
+# The MMD and KALE flow steps of :mod:`meanfield.systems.kernel_flows` for the Gaussian kernel
+# k(x, y) = exp(−|x − y|²/(2σ²)), written as a researcher would in PyTorch: dense kernel matrices
+# (squared distances by |y|² + |x|² − 2 y·x, one matrix product) and the witness gradient in closed
+# form, ∇_y Σⱼ wⱼ k(y, xⱼ) = −(1/σ²) Σⱼ wⱼ k(y, xⱼ)(y − xⱼ). meanfield sums the same terms in
+# blocks of 1024 sources; memory here is O(N·(N + M)). ``tests/test_bench_flows.py`` checks both
+# follow meanfield's trajectory in float64. Each step returns new tensors (no in-place update), so
+# the same function runs eagerly and under ``torch.compile``.
+
+
+def gaussian_gram(y: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """[k(yᵢ, xⱼ)] ``[n, m]`` for the Gaussian kernel of bandwidth ``sigma``."""
+    # |y|² + |x|² − 2 y·x in one addmm; the elementwise passes after it in place.
+    r2 = torch.addmm((y * y).sum(1)[:, None] + (x * x).sum(1)[None, :], y, x.T, alpha=-2.0)
+    return r2.clamp_min_(0.0).mul_(-0.5 / (sigma * sigma)).exp_()
+
+
+def witness_grad(y: torch.Tensor, src: torch.Tensor, w: torch.Tensor, sigma: float) -> torch.Tensor:
+    """∇_y Σⱼ wⱼ k(y, srcⱼ) at every row of ``y`` ``[n, d]``."""
+    s = gaussian_gram(y, src, sigma).mul_(w[None, :])
+    return (s @ src - s.sum(1)[:, None] * y) / (sigma * sigma)
+
+
+def mmd_step(x: torch.Tensor, z: torch.Tensor, q: torch.Tensor, lr: float,
+             sigma: float) -> torch.Tensor:
+    """One MMD-flow step without noise injection: x ← x − γ∇f(x),
+    f(y) = (1/N) Σⱼ k(xⱼ, y) − Σₘ qₘ k(zₘ, y) (``x [N, d]``, target points ``z [M, d]``, weights
+    ``q [M]``). Returns the new particles."""
+    p = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=x.dtype)
+    g = witness_grad(x, torch.cat([x, z]), torch.cat([p, -q]), sigma)
+    return x - lr * g
+
+
+def kale_step(x: torch.Tensor, a: torch.Tensor, z: torch.Tensor, q: torch.Tensor,
+              gram: torch.Tensor, lr: float, sigma: float, lam: float,
+              newton_steps: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """One KALE-flow step: ``newton_steps`` Newton iterations on
+    R(a) = a − (c − K(q ⊙ eᵃ))/λ from the previous step's ``a`` (a warm start), each a dense solve
+    with the Jacobian I + K diag(α)/λ (``torch.linalg.solve``), then
+    x ← x − γ (1 + λ)/λ ∇_y[(1/N) Σⱼ k(xⱼ, y) − Σᵢ αᵢ k(zᵢ, y)] at y = x, α = q ⊙ eᵃ.
+
+    The number of Newton iterations is fixed (no convergence test, so the step has no
+    data-dependent control flow and compiles as one graph). meanfield instead stops at a tolerance;
+    ``meanfield bench`` passes the mean number of iterations meanfield took over the same steps,
+    so both sides do the same number of solves. Newton converges quadratically here, so iterations
+    past convergence change ``a`` only at round-off (the equivalence test runs 10).
+
+    Args:
+        x: particles ``[N, d]``; a: aᵢ = h(zᵢ) ``[M]``, the warm start.
+        z: target points ``[M, d]``; q: their weights ``[M]``; gram: K = [k(zᵢ, zₗ)] ``[M, M]``.
+
+    Returns:
+        ``(x, a)`` after the step.
+    """
+    n = x.shape[0]
+    p = torch.full((n,), 1.0 / n, dtype=x.dtype)
+    c = gaussian_gram(z, x, sigma) @ p
+    eye = torch.eye(a.shape[0], dtype=a.dtype)
+    for _ in range(newton_steps):
+        alpha = q * torch.exp(a)
+        resid = a - (c - gram @ alpha) / lam
+        jac = eye + gram * alpha[None, :] / lam
+        a = a - torch.linalg.solve(jac, resid)
+    alpha = q * torch.exp(a)
+    g = witness_grad(x, torch.cat([x, z]), torch.cat([p, -alpha]), sigma)
+    return x - lr * (1.0 + lam) / lam * g, a
+
+
+def mmd_trajectory(x0: np.ndarray, z: np.ndarray, q: np.ndarray, lr: float, sigma: float,
+                   steps: int, step=mmd_step) -> np.ndarray:
+    """``steps`` MMD steps from ``x0`` (dtype kept); the final particles as numpy. ``step``: the
+    step function (e.g. ``torch.compile(mmd_step)``)."""
+    x = torch.tensor(np.array(x0))
+    z, q = (torch.tensor(np.array(v), dtype=x.dtype) for v in (z, q))
+    for _ in range(steps):
+        x = step(x, z, q, lr, sigma)
+    return x.numpy()
+
+
+def kale_trajectory(x0: np.ndarray, a0: np.ndarray, z: np.ndarray, q: np.ndarray, gram: np.ndarray,
+                    lr: float, sigma: float, lam: float, steps: int, newton_steps: int = 3,
+                    step=kale_step) -> tuple[np.ndarray, np.ndarray]:
+    """``steps`` KALE steps from ``(x0, a0)`` (dtype kept): the final ``(x, a)`` as numpy."""
+    x, a = torch.tensor(np.array(x0)), torch.tensor(np.array(a0))
+    z, q, gram = (torch.tensor(np.array(v), dtype=x.dtype) for v in (z, q, gram))
+    for _ in range(steps):
+        x, a = step(x, a, z, q, gram, lr, sigma, lam, newton_steps)
+    return x.numpy(), a.numpy()
+
+
+def flow_runner(flow: str, x0: np.ndarray, z: np.ndarray, q: np.ndarray, gram: np.ndarray | None,
+                lr: float, sigma: float, lam: float = 1.0, newton_steps: int = 3,
+                compiled: bool = False):
+    """For ``meanfield bench``: a function ``run(steps) -> x [N, d]`` (numpy) that does ``steps``
+    steps of ``flow`` (``"mmd"`` or ``"kale"``) from ``x0`` (and a = 0 for kale), restarting
+    there at every call, eagerly or with the whole step under ``torch.compile`` (static shapes;
+    compiled at the first call)."""
+    x0t = torch.tensor(np.array(x0))
+    dt = x0t.dtype
+    zt, qt = (torch.tensor(np.array(v), dtype=dt) for v in (z, q))
+    if flow == "mmd":
+        step = torch.compile(mmd_step, dynamic=False, fullgraph=True) if compiled else mmd_step
+
+        def run(steps: int) -> np.ndarray:
+            x = x0t
+            for _ in range(steps):
+                x = step(x, zt, qt, lr, sigma)
+            return x.numpy()
+        return run
+    if flow != "kale":
+        raise ValueError(f"flow: expected mmd or kale, got {flow!r}")
+    gt = torch.tensor(np.array(gram), dtype=dt)
+    a0 = torch.zeros(qt.shape, dtype=dt)
+    step = torch.compile(kale_step, dynamic=False, fullgraph=True) if compiled else kale_step
+
+    def run(steps: int) -> np.ndarray:
+        x, a = x0t, a0
+        for _ in range(steps):
+            x, a = step(x, a, zt, qt, gt, lr, sigma, lam, newton_steps)
+        return x.numpy()
+    return run

@@ -25,6 +25,7 @@ from meanfield.io.experiment import RunResult, build_system, redraw, run  # noqa
 from meanfield.io.folders import FolderBusy, FolderError, owned  # noqa: E402
 from meanfield.io.results import CheckpointError, ResultError, RunFiles, read_run  # noqa: E402
 from meanfield.measures.expectation import Expectation  # noqa: E402
+from meanfield.measures.kernels import Kernel, kernel_sums  # noqa: E402
 from meanfield.measures.laws import (AtomicMixture, GaussianMixture, Logistic, Rule,  # noqa: E402
                                      StandardGaussian, atomic_mixture, gaussian_mixture)
 from meanfield.networks.initial import BlockLaw, init_critic, init_generator  # noqa: E402
@@ -34,6 +35,7 @@ from meanfield.schemes.descent_ascent import (DescentAscent, DescentAscentState,
 from meanfield.schemes.gradient_flow import FlowState, GradientFlow  # noqa: E402
 from meanfield.schemes.optimizers import box_projection, optimizer  # noqa: E402
 from meanfield.systems.dirac.gan import DiracGAN  # noqa: E402
+from meanfield.systems.kernel_flows.system import ParticleFlow, make_flow  # noqa: E402
 from meanfield.systems.toy.game import ToyGame  # noqa: E402
 from meanfield.systems.wgan.payoff import payoff, velocities  # noqa: E402
 from meanfield.systems.wgan.system import WGAN, WGANInit, make_wgan  # noqa: E402
@@ -41,11 +43,12 @@ from meanfield.systems.wgan.system import WGAN, WGANInit, make_wgan  # noqa: E40
 __all__ = [
     "AtomicMixture", "BlockLaw", "CheckpointError", "Config", "ConfigError", "DescentAscent",
     "DescentAscentState", "DiracGAN", "Expectation", "FlowState", "FolderBusy", "FolderError",
-    "GaussianMixture", "GradientFlow", "InsufficientMemory", "Kind", "Logistic",
-    "NonFiniteError", "ParticleSystem", "Player", "ResultError", "Rule", "RunFiles", "RunResult",
+    "GaussianMixture", "GradientFlow", "InsufficientMemory", "Kernel", "Kind", "Logistic",
+    "NonFiniteError", "ParticleFlow", "ParticleSystem", "Player", "ResultError", "Rule", "RunFiles", "RunResult",
     "Schedule", "StandardGaussian", "ToyGame", "Trajectory", "WGAN", "WGANInit",
     "atomic_mixture", "box_projection", "build_system", "critic", "gaussian_mixture",
-    "generator", "init_critic", "init_generator", "load_config", "make_schedule", "make_wgan",
+    "generator", "init_critic", "init_generator", "kernel_sums", "load_config", "make_flow",
+    "make_schedule", "make_wgan",
     "optimizer", "owned", "payoff", "read_run", "redraw", "register", "replica_keys", "run",
     "schedule_notes", "simulate", "velocities", "zero_sum",
 ]

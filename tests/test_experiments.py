@@ -85,3 +85,52 @@ def test_a_bad_option_is_one_line(tmp_path):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "system.N" in lines[0] and "Traceback" not in res.stderr, res.stderr
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_mmd_gaussian(tmp_path):
+    """The noise-injection study on 60 particles and 200 iterations; rerun reads the runs back."""
+    out = tmp_path / "mmd"
+    tiny = ["--out", out, "--set", "system.N=60", "--set", "system.M=60", "--set", "run.T=2000",
+            "--set", "run.replicas=2", "--set", "run.n_records=5",
+            "--set", "run.snapshot_times=[0.0, 2000.0]", "--set", "system.noise.k=50"]
+    res = script("mmd_gaussian.py", *tiny)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert_figures(out, 1)
+    numbers = json.loads((out / "numbers.json").read_text())
+    for v in ("noise", "no_noise"):
+        assert finite(numbers[v]["final_half_mmd2"]) and len(
+            numbers[v]["final_half_mmd2_per_seed"]) == 2
+    mtime = (out / "noise" / "summary.json").stat().st_mtime
+    assert script("mmd_gaussian.py", *tiny).returncode == 0
+    assert (out / "noise" / "summary.json").stat().st_mtime == mtime  # read back, not rerun
+    bad = script("mmd_gaussian.py", "--out", tmp_path / "bad", "--set", "system.lr=-1")
+    assert bad.returncode != 0 and "system.lr" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_kale_lambda(tmp_path):
+    out = tmp_path / "kale"
+    res = script("kale_lambda.py", "--out", out, "--lambdas", "0.1", "100", "--set",
+                 "system.N=40", "--set", "system.M=40", "--set", "run.T=0.5", "--set",
+                 "run.snapshot_times=[0.0, 0.5]", "--set", "run.n_records=5")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert_figures(out, 2)
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert set(numbers) == {"kale_lambda=0.1", "kale_lambda=100", "mmd", "langevin"}
+    assert all(finite(v["final_half_mmd2"]) and finite(v["w2"]) for v in numbers.values())
+
+
+@pytest.mark.slow
+def test_mmd_chaos_sweep(tmp_path):
+    """The propagation-of-chaos sweep on three N and three seeds: a slope with its interval."""
+    out = tmp_path / "chaos"
+    res = subprocess.run([sys.executable, "-m", "meanfield.cli", "sweep",
+                          str(ROOT / "configs" / "mmd_chaos.toml"), "--out", str(out),
+                          "--set", "system.M=100", "--set", "run.T=2.0",
+                          "--set", "run.snapshot_times=[0.0, 2.0]"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr[-2000:]
+    numbers = json.loads((out / "numbers.json").read_text())
+    lo, hi = numbers["ci95"]
+    assert finite(numbers["fitted_slope"]) and lo < numbers["fitted_slope"] < hi

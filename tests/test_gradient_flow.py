@@ -185,7 +185,7 @@ def test_noise_injection_velocity_and_vmap():
     beta, dt = 0.5, 0.1
     x0 = particles(5, 4, 2)
     u = particles(6, 4, 2)
-    inject = lambda x, e: x + beta * e
+    inject = lambda x, e, k: x + beta * e
     flow = GradientFlow(confinement(m), optax.sgd(dt), inject=inject)
     state = flow.init(x0)
     close(flow.velocity(state, u), -(x0 + beta * u - m), atol=0)

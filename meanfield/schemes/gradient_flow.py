@@ -11,11 +11,13 @@ N ∂F/∂xᵢ (docs/model.md §1), so one step of ``optax.sgd(lr)`` is explicit
     x_{k+1} = x_k − Δt ∇(δF/δμ)[μ_k](x_k),    Δt = lr   (not lr/N).
 
 Other optax transformations give other discretisations of the same field (a time reading in Δt is
-then only approximate). Two optional pieces make the flows of docs/model.md §8 fit the scheme:
+then only approximate). Three optional pieces make the flows of docs/model.md §8 fit the scheme:
 
-- **Noise injection** [AKSG]: the gradient is evaluated at yᵢ = xᵢ + β uᵢ (uᵢ drawn per step) while
-  the measure inside δF/δμ stays the unperturbed μ_k:
-  x_{k+1} = x_k − Δt ∇(δF/δμ)[μ_k](x_k + β u_k).
+- **Noise injection** [AKSG]: the gradient is evaluated at yᵢ = xᵢ + β_k uᵢ (uᵢ drawn per step,
+  β_k a schedule of the step count k) while the measure inside δF/δμ stays the unperturbed μ_k:
+  x_{k+1} = x_k − Δt ∇(δF/δμ)[μ_k](x_k + β_k u_k).
+- **Diffusion**: an increment added after the update, e.g. √(2Δt) ξ_k for the unadjusted Langevin
+  algorithm, the discretisation of the KL flow dx = ∇log π dt + √2 dW (F = KL(·‖π)).
 - **Inner solve** [GAG]: δF/δμ depends on an auxiliary object (KALE's witness h, a critic) that is
   found by an inner optimisation at the start of every step, warm-started from the previous step's
   solution: a_k = solve(x_k, a_{k−1}), then x_{k+1} = x_k − Δt ∇_y V(y; μ_k, a_k)|_{y = x_k}.
@@ -57,11 +59,13 @@ class FlowState(NamedTuple):
         x: particles ``[N, ...]`` (row i is particle xᵢ).
         aux: state of the inner solve (a witness, a critic), ``()`` when there is none.
         opt: optax state of ``tx`` for ``x``.
+        count: steps taken (int32 scalar), read by noise-injection schedules.
     """
 
     x: Array
     aux: Any
     opt: Any
+    count: Array
 
 
 def _identity(noise: Any) -> Any:
@@ -79,8 +83,13 @@ class GradientFlow:
         tx: optax transformation; ``optax.sgd(lr)`` is explicit Euler with Δt = lr.
         solve: ``(x [N, ...], aux, e) -> aux``, an inner solve run at the start of each step,
             warm-started from ``state.aux``; ``None``: aux is passed through unchanged.
-        inject: ``(x [N, ...], e) -> y [N, ...]``, the points where the velocity is evaluated
-            (noise injection: x + β u); ``None``: y = x.
+        inject: ``(x [N, ...], e, count) -> y [N, ...]``, the points where the velocity is
+            evaluated (noise injection: x + β_count u); ``None``: y = x.
+        gradient: ``(y [n, ...], x [N, ...], aux, e) -> [n, ...]``, ∇_y of ``potential`` in
+            closed form (e.g. blocked kernel sums that autodiff would store whole); ``None``:
+            autodiff of ``potential``. The tests check the two agree.
+        diffusion: ``(x [N, ...], e, count) -> [N, ...]``, an increment added after the update
+            and before the projection (Langevin: √(2Δt) ξ); ``None``: none.
         project: ``x [N, ...] -> x [N, ...]``, applied after each update (e.g. a box);
             ``None``: no projection.
         expect: ``noise -> e``, turns what :meth:`step` receives (a PRNG key, a sample batch,
@@ -91,9 +100,11 @@ class GradientFlow:
     potential: Potential
     tx: optax.GradientTransformation
     solve: Optional[Callable[[Array, Any, Any], Any]] = None
-    inject: Optional[Callable[[Array, Any], Array]] = None
+    inject: Optional[Callable[[Array, Any, Array], Array]] = None
     project: Optional[Callable[[Array], Array]] = None
     expect: Callable[[Any], Any] = _identity
+    gradient: Optional[Callable[[Array, Array, Any, Any], Array]] = None
+    diffusion: Optional[Callable[[Array, Any, Array], Array]] = None
 
     def __post_init__(self):
         if not callable(self.potential):
@@ -101,7 +112,7 @@ class GradientFlow:
         if not isinstance(self.tx, optax.GradientTransformation):
             raise ValueError(f"tx must be an optax.GradientTransformation, "
                              f"got {type(self.tx).__name__}")
-        for name in ("solve", "inject", "project"):
+        for name in ("solve", "inject", "project", "gradient", "diffusion"):
             f = getattr(self, name)
             if f is not None and not callable(f):
                 raise ValueError(f"{name} must be callable or None, got {type(f).__name__}")
@@ -117,9 +128,9 @@ class GradientFlow:
                 when there is no solve.
 
         Returns:
-            ``FlowState(x, aux, tx.init(x))``.
+            ``FlowState(x, aux, tx.init(x), 0)``.
         """
-        return FlowState(x, aux, self.tx.init(x))
+        return FlowState(x, aux, self.tx.init(x), jnp.zeros((), jnp.int32))
 
     def _gradient(self, state: FlowState, e: Any) -> tuple[Any, Array]:
         """The inner solve, then ∇(δF/δμ)[μ](y) at y = inject(x, e) or x: (aux, ``[N, ...]``)."""
@@ -127,7 +138,9 @@ class GradientFlow:
         # x is the measure μ, not the evaluation point: only y is differentiated. The stop also
         # freezes μ for derivatives taken through a whole step (they see only y's dependence on x).
         measure = jax.lax.stop_gradient(state.x)
-        y = state.x if self.inject is None else self.inject(state.x, e)
+        y = state.x if self.inject is None else self.inject(state.x, e, state.count)
+        if self.gradient is not None:
+            return aux, self.gradient(y, measure, aux, e)
         grad = jax.grad(lambda y: jnp.sum(self.potential(y, measure, aux, e)))(y)
         return aux, grad
 
@@ -160,6 +173,8 @@ class GradientFlow:
         # optax minimises: the gradient itself is the descent direction for δF/δμ.
         updates, opt = self.tx.update(grad, state.opt, state.x)
         x = optax.apply_updates(state.x, updates)
+        if self.diffusion is not None:
+            x = x + self.diffusion(state.x, e, state.count)
         if self.project is not None:
             x = self.project(x)
-        return FlowState(x, aux, opt)
+        return FlowState(x, aux, opt, state.count + 1)

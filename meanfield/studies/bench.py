@@ -15,6 +15,11 @@ For one configuration (N, M, K, L, batch m, replicas R, scheme) it reports, afte
   timed side by side (interleaved repeats in the same process) with
   ``benchmarks/torch_reference.py`` when PyTorch is installed.
 
+A second section (:func:`run_flows`, key ``"flows"`` of bench.json, a second table in bench.md)
+times one step of the kernel flows in data space, the MMD flow at N = M ∈ {1000, 4096} and the
+KALE flow at N = M = 300 (d = 2, float32, one replica), against the same steps in PyTorch eager
+and under ``torch.compile``, side by side (:func:`bench_flow`).
+
 The driver is measured as a run uses it: the compiled chunk program of
 :func:`meanfield.core.driver.simulate` (``vmap`` over replicas of ``scan`` over records of ``scan`` over
 steps), observables computed once per record. Timings are medians of repeats of one chunk; the
@@ -26,6 +31,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import os
 import platform
 import statistics
 import time
@@ -258,8 +264,6 @@ def environment() -> dict:
         tv = torch.__version__
     except ImportError:
         tv = None
-    import os
-
     return {"device": str(jax.devices()[0]), "cpu_count": os.cpu_count(),
             "processor": platform.processor() or platform.machine(), "torch": tv,
             "versions": versions(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -297,13 +301,215 @@ def markdown(rows: list[dict], env: dict, limit: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- kernel flows in data space ------------------------------------------------------------------
+#: The flows section of the table: (flow, N = M).
+FLOW_TABLE = (("mmd", 1000), ("mmd", 4096), ("kale", 300))
+#: Gaussian kernel bandwidth of the flows section. The particles start at N(0, I₂) and the target is
+#: N((10, 10), 0.5² I₂): at σ = 5 no kernel value is subnormal in float32 (at σ = 1 the
+#: cross terms e^(−100) are, and the bench would time the CPU's subnormal arithmetic).
+FLOW_SIGMA = 5.0
+
+
+@dataclass(frozen=True)
+class FlowBenchConfig:
+    """One row of the flows section: the MMD flow (no noise injection) or the KALE flow, a fixed
+    target sample of M points, one replica."""
+
+    flow: str = "mmd"
+    N: int = 1000
+    M: int = 1000
+    d: int = 2
+    lr: float = 1.0
+    lam: float = 1.0
+    dtype: str = "float32"
+
+    def system(self):
+        from meanfield.measures.kernels import Kernel
+        from meanfield.systems.kernel_flows.system import make_flow
+
+        kw = dict(lam=self.lam) if self.flow == "kale" else {}
+        return make_flow(flow=self.flow, N=self.N, d=self.d, lr=self.lr,
+                         initial=laws.gaussian_mixture([1.0], [[0.0] * self.d], [1.0]),
+                         target=laws.gaussian_mixture([1.0], [[10.0] * self.d], [0.5]),
+                         kernel=Kernel("gaussian", FLOW_SIGMA), M=self.M, dtype=self.dtype, **kw)
+
+    def steps(self) -> int:
+        """Steps per timed repeat: 50, fewer for large N (about 0.1 s of meanfield per repeat)."""
+        pairs = self.N * (self.N + self.M) + (3 * self.M ** 3 if self.flow == "kale" else 0)
+        return int(min(50, max(5, 1e8 // pairs)))
+
+
+def flow_configs() -> list[FlowBenchConfig]:
+    return [FlowBenchConfig(flow=f, N=n, M=n) for f, n in FLOW_TABLE]
+
+
+def bench_flow(cfg: FlowBenchConfig, budget: float = 1.0, torch: bool | None = None) -> dict:
+    """meanfield against PyTorch eager and ``torch.compile`` on one flow step, side by side.
+
+    meanfield: a jitted ``lax.scan`` of ``cfg.steps()`` calls of ``ParticleFlow.step``, compiled
+    ahead of timing. PyTorch: ``benchmarks/torch_reference.py`` (:func:`flow_runner`), the same
+    number of steps in a Python loop, eagerly and with the whole step under ``torch.compile``
+    (compiled, then warmed up, before timing). Every repeat of every side restarts from the same
+    particles; the repeats of the three sides are interleaved and the ratios are medians of
+    per-repeat ratios. The KALE step in PyTorch does a fixed number of Newton iterations: the mean
+    number meanfield took (tolerance 100 eps of float32) over the same steps, rounded, reported
+    as ``newton_steps``. ``*_max_abs_diff``: the largest difference of the particles after one
+    repeat between meanfield and each PyTorch side (float32 round-off, a check that the three do
+    the same work). Torch fields are None without PyTorch (or when ``torch.compile`` fails, with
+    ``torch_compile_error``).
+    """
+    system = cfg.system()
+    steps = cfg.steps()
+    row = {**asdict(cfg), "kernel_bandwidth": FLOW_SIGMA, "steps_per_repeat": steps}
+    state0 = jax.jit(system.init)(jax.random.key(0))
+    keys = jax.random.split(jax.random.key(1), steps)
+    kale = cfg.flow == "kale"
+
+    def scan(sys_, state, ks):
+        def body(s, k):
+            s = sys_.step(s, k)
+            # The particles after every step (N·d numbers against the step's N·(N + M) kernel
+            # terms) for the agreement check; the Newton iterations of each step.
+            return s, (s.x, s.aux.steps if kale else None)
+        return jax.lax.scan(body, state, ks)
+
+    t0 = time.perf_counter()
+    compiled = jax.jit(scan).lower(system, state0, keys).compile()
+    row["compile_seconds"] = time.perf_counter() - t0
+    _, (xs_mf, newton) = jax.block_until_ready(compiled(system, state0, keys))  # warm-up
+    n_newton = 3
+    if kale:
+        row["newton_steps_meanfield"] = float(np.mean(np.asarray(newton)))
+        n_newton = max(1, int(round(row["newton_steps_meanfield"])))
+        row["newton_steps"] = n_newton
+
+    def mf_once():
+        t = time.perf_counter()
+        jax.block_until_ready(compiled(system, state0, keys))
+        return steps / (time.perf_counter() - t)
+
+    sides = {"meanfield": mf_once}
+    row.update(torch_steps_per_second=None, torch_compile_steps_per_second=None,
+               speedup_vs_torch=None, speedup_vs_torch_compile=None,
+               torch_compile_seconds=None)
+    if _torch_available() if torch is None else torch:
+        tr = torch_reference()
+        args = (cfg.flow, np.asarray(state0.x), np.asarray(system.target_x),
+                np.asarray(system.target_w), np.asarray(system.gram) if kale else None,
+                cfg.lr, FLOW_SIGMA, cfg.lam, n_newton)
+        runners = {"torch": tr.flow_runner(*args)}
+        runners["torch"](1)
+        t0 = time.perf_counter()
+        runners["torch"](1)
+        # PyTorch's repeats are sized on its eager step (about budget/5 s each), at most the
+        # scan's length: a slow eager step must not stretch the section.
+        torch_steps = int(min(steps, max(1, budget / 5 / (time.perf_counter() - t0))))
+        row["torch_steps_per_repeat"] = torch_steps
+        x_mf = np.asarray(xs_mf[torch_steps - 1])
+        row["torch_max_abs_diff"] = float(np.abs(runners["torch"](torch_steps) - x_mf).max())
+        try:
+            runners["torch_compile"] = tr.flow_runner(*args, compiled=True)
+            t0 = time.perf_counter()
+            runners["torch_compile"](1)
+            row["torch_compile_seconds"] = time.perf_counter() - t0
+            row["torch_compile_max_abs_diff"] = float(
+                np.abs(runners["torch_compile"](torch_steps) - x_mf).max())
+        except Exception as e:  # noqa: BLE001 — e.g. no C++ compiler for inductor
+            runners.pop("torch_compile", None)
+            row["torch_compile_error"] = f"{type(e).__name__}: {str(e)[:200]}"
+
+        def timer(run):
+            def once():
+                t = time.perf_counter()
+                run(torch_steps)
+                return torch_steps / (time.perf_counter() - t)
+            return once
+
+        sides.update({k: timer(v) for k, v in runners.items()})
+    times = {k: [] for k in sides}
+    t_end = time.perf_counter() + len(sides) * budget
+    while len(times["meanfield"]) < 3 or (time.perf_counter() < t_end
+                                           and len(times["meanfield"]) < 15):
+        for k, once in sides.items():
+            times[k].append(once())
+    mf = times["meanfield"]
+    row.update(steps_per_second=statistics.median(mf), steps_per_second_best=max(mf),
+               particle_steps_per_second=statistics.median(mf) * cfg.N, repeats=len(mf),
+               # Other jobs on the cores swing these small-op steps by 10×: say how loaded.
+               load_average=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
+    for k, name in (("torch", "speedup_vs_torch"), ("torch_compile", "speedup_vs_torch_compile")):
+        if k in times:
+            row[f"{k}_steps_per_second"] = statistics.median(times[k])
+            row[name] = statistics.median(a / b for a, b in zip(mf, times[k]))
+    return row
+
+
+def flows_markdown(rows: list[dict]) -> str:
+    """The flows section as markdown."""
+    lines = [
+        "## Kernel flows in data space", "",
+        f"One step of the MMD flow (no noise injection) and of the KALE flow (Newton inner solve, "
+        f"warm-started), d = 2, Gaussian kernel σ = {FLOW_SIGMA:g}, a fixed target sample, one "
+        "replica, float32. meanfield: a jitted `lax.scan` of the steps; PyTorch "
+        "(`benchmarks/torch_reference.py`): the same steps in a Python loop, eager and under "
+        "`torch.compile`; repeats of the three interleaved in the same process, medians. "
+        "vs eager / vs compile: meanfield steps/s over PyTorch's. newton: PyTorch's fixed Newton "
+        "iterations per KALE step (meanfield's mean at its tolerance).", "",
+        "| flow | N=M | steps/s | torch eager steps/s | torch.compile steps/s | vs eager | "
+        "vs compile | compile s (meanfield / torch) | newton |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        head = f"| {r['flow']} | {r['N']} |"
+        if "skipped" in r:
+            lines.append(head + f" skipped: {r['skipped']} | | | | | | |")
+            continue
+        lines.append(
+            head + f" {r['steps_per_second']:.4g} | {_fmt(r.get('torch_steps_per_second'), '.4g')} | "
+            f"{_fmt(r.get('torch_compile_steps_per_second'), '.4g')} | "
+            f"{_fmt(r.get('speedup_vs_torch'), '.2f')} | "
+            f"{_fmt(r.get('speedup_vs_torch_compile'), '.2f')} | {r['compile_seconds']:.2f} / "
+            f"{_fmt(r.get('torch_compile_seconds'), '.2f')} | {r.get('newton_steps', '—')} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_flows(budget: float = 1.0, report: Callable[[str], None] | None = None,
+              torch: bool | None = None, on_row: Callable[[list[dict]], None] | None = None
+              ) -> list[dict]:
+    """Every row of the flows section (:func:`bench_flow`); ``report`` receives one line per row
+    and ``on_row`` the rows so far after each."""
+    rows = []
+    for cfg in flow_configs():
+        t0 = time.perf_counter()
+        try:
+            row = bench_flow(cfg, budget, torch)
+        except Exception as e:  # noqa: BLE001 — a row that fails is marked, as in the table
+            row = {**asdict(cfg), "skipped": f"{type(e).__name__}: {str(e)[:120]}"}
+        rows.append(row)
+        if report is not None:
+            report(json.dumps(row) + f"  # {time.perf_counter() - t0:.1f} s")
+        if on_row is not None:
+            on_row(rows)
+    return rows
+
+
 def run_table(out: Path, budget: float, all_kl: bool = False,
               report: Callable[[str], None] | None = None) -> list[dict]:
-    """Run every configuration, writing ``out/bench.json`` and ``out/bench.md`` after each row;
-    ``report`` receives one line per row."""
+    """Run every configuration, then the flows section (:func:`run_flows`), writing
+    ``out/bench.json`` (the flows under ``"flows"``) and ``out/bench.md`` after each row;
+    ``report`` receives one line per row. Returns the WGAN rows."""
     out.mkdir(parents=True, exist_ok=True)
     env, limit = environment(), machine_limit()
-    rows = []
+    rows, flows = [], []
+
+    def write():
+        # Rewritten after every row, atomically: an interrupted table keeps its finished rows.
+        results.atomic_write_text(out / "bench.json", results.dumps_json(
+            {"environment": env, "machine_limit": limit, "rows": rows, "flows": flows}))
+        md = markdown(rows, env, limit)
+        if flows:
+            md += "\n" + flows_markdown(flows)
+        results.atomic_write_text(out / "bench.md", md)
+
     for cfg in table_configs(all_kl):
         t0 = time.perf_counter()
         try:
@@ -313,8 +519,11 @@ def run_table(out: Path, budget: float, all_kl: bool = False,
         rows.append(row)
         if report is not None:
             report(json.dumps(row) + f"  # {time.perf_counter() - t0:.1f} s")
-        # Rewritten after every row, atomically: an interrupted table keeps its finished rows.
-        results.atomic_write_text(out / "bench.json", results.dumps_json(
-            {"environment": env, "machine_limit": limit, "rows": rows}))
-        results.atomic_write_text(out / "bench.md", markdown(rows, env, limit))
+        write()
+
+    def flow_done(done):
+        flows[:] = done
+        write()
+
+    run_flows(budget, report, on_row=flow_done)
     return rows

@@ -4,8 +4,11 @@ fields); registering it is one line below.
 """
 
 from meanfield.core.registry import register
-from meanfield.systems import dirac, toy, wgan
+from meanfield.systems import dirac, kernel_flows, toy, wgan
 
 register(wgan.KIND)
 register(toy.KIND)
 register(dirac.KIND)
+register(kernel_flows.MMD)
+register(kernel_flows.KALE)
+register(kernel_flows.LANGEVIN)

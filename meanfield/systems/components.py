@@ -27,7 +27,8 @@ class LatentConfig:
 
 @dataclass(frozen=True)
 class TargetConfig:
-    """The target P* on R^K: a Gaussian mixture or an atomic mixture.
+    """A law on R^K (the target P*; kinds subclass it for other laws with other defaults): a
+    Gaussian mixture or an atomic mixture.
 
     ``means`` and ``atoms`` hold one number per component when K = 1, else one list of K numbers.
     """
