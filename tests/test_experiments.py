@@ -35,6 +35,7 @@ def finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+@pytest.mark.slow  # the script's smoke test; the Dirac GAN itself: tests/test_dirac.py
 def test_dirac(tmp_path):
     out = tmp_path / "dirac"
     res = script("dirac.py", out, "--smoke")
@@ -46,6 +47,7 @@ def test_dirac(tmp_path):
                                                     rel=1e-9)
 
 
+@pytest.mark.slow  # the script's smoke test; the toy game itself: tests/test_toy.py
 def test_toy_orbits(tmp_path):
     out = tmp_path / "toy"
     res = script("toy_orbits.py", out, "--smoke")
@@ -56,6 +58,7 @@ def test_toy_orbits(tmp_path):
     assert keys and all(finite(numbers[k]) for k in keys)
 
 
+@pytest.mark.slow  # in-process: tests/test_coagulation.py
 def test_coagulation(tmp_path):
     out = tmp_path / "coag"
     res = script("coagulation.py", "--out", out, "--clips", "0.1", "1.0", "--n-critics", "1",
@@ -66,6 +69,7 @@ def test_coagulation(tmp_path):
     assert len(table["rows"]) == 4 and all(finite(r["clip"]) for r in table["rows"])
 
 
+@pytest.mark.slow  # in-process: tests/test_nscaling.py
 def test_nscaling(tmp_path):
     config = tmp_path / "tiny.toml"
     # Each cell's run figures too: the coupled study draws them with the run's own figure code.

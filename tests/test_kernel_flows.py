@@ -241,7 +241,7 @@ def test_bad_configs_name_the_field(raw, key):
         C.from_dict({"system": raw})
 
 
-@pytest.mark.parametrize("kind", ["kale", "langevin"])  # mmd: the noise-injection study below
+@pytest.mark.parametrize("kind", ["mmd", "kale", "langevin"])
 def test_each_kind_runs_and_its_loss_falls(kind, tmp_path):
     raw = {"system": {"kind": kind, "N": 64, "M": 64, "lr": 1.0,
                       "initial": {"means": [[2.0, 2.0]]}, "target_points": "fixed"},
@@ -259,6 +259,7 @@ def test_each_kind_runs_and_its_loss_falls(kind, tmp_path):
         assert np.all(np.abs(np.asarray(res.trajectory.observables["duality_gap"])) < 1e-5)
 
 
+@pytest.mark.slow  # 13 s; the default suite keeps the kinds' runs above
 def test_noise_injection_study_in_process(tmp_path):
     """The noise-injection study on tiny sizes (the scripts' subprocess smoke tests, the λ study
     included, are slow-marked): numbers.json, and a rerun reads the runs back."""
