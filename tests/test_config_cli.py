@@ -231,7 +231,7 @@ def test_malformed_toml_exits_2(tmp_path, capsys, text):
 @pytest.mark.parametrize("text,key", [("[sytem]\nN = 3\n", "sytem"),
                                       ("system = 3\n", "system"),
                                       ("[system]\nN = 3\n", "system.kind"),
-                                      ('[system]\nkind = "gan"\n', "system.kind"),
+                                      ('[system]\nkind = "gann"\n', "system.kind"),
                                       ('[system]\nkind = "wgan"\n[system.dynamics]\n'
                                        'population = 1\n', "system.dynamics.population")])
 def test_bad_file_contents_exit_2(tmp_path, capsys, text, key):

@@ -20,6 +20,7 @@ import meanfield as mf
 from meanfield.io import config as C
 from meanfield.measures import laws
 from meanfield.measures.kernels import KERNELS, Kernel, kernel_sums, smoothed_gaussian
+from meanfield.schemes.noise_injection import noise_level
 from meanfield.systems.kernel_flows import kale, langevin, mmd
 from meanfield.systems.kernel_flows.system import make_flow
 
@@ -126,12 +127,12 @@ def test_closed_form_gradient_is_the_potentials_gradient(flow):
 
 def test_noise_schedules():
     n = jnp.arange(8)
-    np.testing.assert_allclose(mmd.noise_level("until", 2.0, n, n0=3), [2, 2, 2, 0, 0, 0, 0, 0])
-    np.testing.assert_allclose(mmd.noise_level("sqrt", 2.0, n), 2 / np.sqrt(np.arange(8) + 1))
-    np.testing.assert_allclose(mmd.noise_level("halving", 2.0, n, k=3),
+    np.testing.assert_allclose(noise_level("until", 2.0, n, n0=3), [2, 2, 2, 0, 0, 0, 0, 0])
+    np.testing.assert_allclose(noise_level("sqrt", 2.0, n), 2 / np.sqrt(np.arange(8) + 1))
+    np.testing.assert_allclose(noise_level("halving", 2.0, n, k=3),
                                [2, 2, 2, 1, 1, 1, .5, .5])
-    np.testing.assert_allclose(mmd.noise_level("constant", 2.0, n), 2.0)
-    np.testing.assert_allclose(mmd.noise_level("none", 2.0, n), 0.0)
+    np.testing.assert_allclose(noise_level("constant", 2.0, n), 2.0)
+    np.testing.assert_allclose(noise_level("none", 2.0, n), 0.0)
 
 
 def test_duplicating_every_particle_leaves_the_flow_unchanged():

@@ -130,13 +130,17 @@ class DescentAscent:
             return DescentAscentState(gen, crit, gen_opt, crit_opt)
 
         k_crit, k_gen = jax.random.split(noise)
+        state = self.critic_steps(state, k_crit)
+        return self._gen_step(state, self.expect(self.sample(k_gen)))
 
+    def critic_steps(self, state: DescentAscentState, key: Array) -> DescentAscentState:
+        """The alternating scheme's n_c critic steps, draw i from ``fold_in(key, i)``; schemes
+        that replace the generator step (Huang–Zhang's Algorithm 2) share them."""
         def critic_step(i, s: DescentAscentState) -> DescentAscentState:
-            return self._crit_step(s, self.expect(self.sample(jax.random.fold_in(k_crit, i))))
+            return self._crit_step(s, self.expect(self.sample(jax.random.fold_in(key, i))))
 
         # n_c may be a traced leaf (a vmapped sweep axis), hence fori_loop rather than scan.
-        state = jax.lax.fori_loop(0, self.n_critic, critic_step, state)
-        return self._gen_step(state, self.expect(self.sample(k_gen)))
+        return jax.lax.fori_loop(0, self.n_critic, critic_step, state)
 
 
 def zero_sum(payoff: Loss, gen_tx: optax.GradientTransformation,

@@ -13,7 +13,7 @@ import jax
 import optax
 
 Array = jax.Array
-OPTIMIZERS = ("sgd", "rmsprop")
+OPTIMIZERS = ("sgd", "rmsprop", "adam")
 
 
 def optimizer(name: str, lr: float) -> optax.GradientTransformation:
@@ -29,6 +29,9 @@ def optimizer(name: str, lr: float) -> optax.GradientTransformation:
     steady gradient of 1e-4 by 1/√2) — and raw gradients scale like 1/N, so that form would damp
     large-N runs more.
 
+    ``adam`` is optax's (β = (0.9, 0.999), eps 1e-8), for inner problems solved to convergence
+    (a discriminator trained towards D*, Algorithm 2's regression), where no time is read.
+
     Raises:
         ValueError: for an unknown ``name``.
     """
@@ -36,6 +39,8 @@ def optimizer(name: str, lr: float) -> optax.GradientTransformation:
         return optax.sgd(lr)
     if name == "rmsprop":
         return optax.rmsprop(lr, decay=0.99, eps=1e-8, eps_in_sqrt=False)
+    if name == "adam":
+        return optax.adam(lr)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
 
 

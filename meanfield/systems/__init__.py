@@ -4,7 +4,7 @@ fields); registering it is one line below.
 """
 
 from meanfield.core.registry import register
-from meanfield.systems import dirac, kernel_flows, toy, wgan
+from meanfield.systems import dirac, gan, kernel_flows, regression, toy, wgan
 
 register(wgan.KIND)
 register(toy.KIND)
@@ -12,3 +12,5 @@ register(dirac.KIND)
 register(kernel_flows.MMD)
 register(kernel_flows.KALE)
 register(kernel_flows.LANGEVIN)
+register(gan.KIND)
+register(regression.KIND)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from meanfield.io.config import NONNEGATIVE, POSITIVE, ConfigError, one_of, option
 from meanfield.measures import laws
 from meanfield.networks.initial import BlockLaw
+from meanfield.schemes.noise_injection import SCHEDULES
+from meanfield.schemes.optimizers import OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,9 @@ class DescentAscentConfig:
     scheme: str = option("simultaneous", "update scheme", **one_of("simultaneous", "alternating"))
     optimizer: str = option("sgd", "optimiser: sgd (the mean-field scheme) or rmsprop (PyTorch's "
                             "RMSprop defaults: ν ← 0.99ν + 0.01g², step lr·g/(√ν + 1e-8), eps "
-                            "outside the square root; the time reading is then approximate)",
-                            **one_of("sgd", "rmsprop"))
+                            "outside the square root; the time reading is then approximate) or "
+                            "adam (optax's defaults; no time reading)",
+                            **one_of(*OPTIMIZERS))
     lr: float = option(1.0, "raw step size α (Δt = α/N)", **POSITIVE)
     n_critic: int = option(1, "critic steps per generator step n_c (γ_c = n_c N/M)", **POSITIVE)
     clip: float = option(0.01, "clipping half-width c of Q = [−c, c]^{K+2}", **POSITIVE)
@@ -125,3 +128,14 @@ class NumericsConfig:
     n_eval: int = option(1024, "points per cloud for W_1, W_2 (>= 16: the estimators resolve "
                                "about 1/n_eval of the laws' spread)", check=lambda x: x >= 16,
                          expect=">= 16")
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Noise injection [AKSG]: ∇f is evaluated at x + β_n u, u ~ N(0, I) drawn every step n."""
+
+    schedule: str = option("none", "β_n: none 0; constant β; until β for n < n0, then 0; sqrt "
+                           "β/√(n+1); halving β·2^(−⌊n/k⌋)", **one_of(*SCHEDULES))
+    beta: float = option(0.0, "noise level β", **NONNEGATIVE)
+    n0: int = option(0, "until: the number of steps with noise", **NONNEGATIVE)
+    k: int = option(1000, "halving: steps between halvings", **POSITIVE)

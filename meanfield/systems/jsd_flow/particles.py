@@ -5,7 +5,7 @@
     Y′ = −½ (∂ ln ρ − ∂ ln(ρ_d + ρ))(Y) = −½ ∂_y ln(ρ/(ρ_d + ρ))(Y),
 
 ρ the density of the particles. Here ρ is the Gaussian kernel density estimate of the particles
-(``jax.scipy.stats.gaussian_kde``) with an absolute bandwidth b: ρ_b = (1/N) Σⱼ N(·; Yⱼ, b²), and the
+(:func:`meanfield.metrics.divergences.kde_log_density`) with an absolute bandwidth b: ρ_b = (1/N) Σⱼ N(·; Yⱼ, b²), and the
 gradient is taken by automatic differentiation of ln ρ_b − logaddexp(ln ρ_d, ln ρ_b). Explicit
 Euler in time.
 
@@ -20,24 +20,18 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.stats import gaussian_kde
+
+from meanfield.metrics.divergences import kde_log_density
 
 Array = jax.Array
 
 
-def kde(particles: Array, bandwidth) -> gaussian_kde:
-    """The Gaussian KDE of ``particles`` ``[N]`` with absolute bandwidth b (scipy's convention
-    multiplies the sample standard deviation by ``bw_method``, hence the division)."""
-    std = jnp.std(particles, ddof=1)
-    return gaussian_kde(particles[None, :], bw_method=jnp.asarray(bandwidth) / std)
-
-
 def velocity(y: Array, particles: Array, bandwidth, log_rho_d: Callable[[Array], Array]) -> Array:
     """−½ ∂_y ln(ρ_b/(ρ_d + ρ_b)) at the points ``y`` ``[n]``, ρ_b the KDE of ``particles``."""
-    est = kde(jax.lax.stop_gradient(particles), bandwidth)
+    p = jax.lax.stop_gradient(particles)
 
     def first_variation(z):  # δJSD/δρ = ½ ln(2ρ/(ρ_d + ρ)), up to a constant
-        lr = est.logpdf(z[None, None])[0]
+        lr = kde_log_density(p, z[None], bandwidth)[0]
         return 0.5 * (lr - jnp.logaddexp(log_rho_d(z), lr))
 
     return -jax.vmap(jax.grad(first_variation))(y)

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from meanfield.io.config import (NONNEGATIVE, POSITIVE, ConfigError, kind_option, one_of, option,
                                  section)
 from meanfield.measures.kernels import KERNELS
-from meanfield.systems.components import TargetConfig
+from meanfield.systems.components import NoiseConfig, TargetConfig
 
 TARGET_POINTS = ("fixed", "resampled", "quadrature")
-SCHEDULES = ("none", "constant", "until", "sqrt", "halving")
 
 
 @dataclass(frozen=True)
@@ -41,17 +40,6 @@ class KernelConfig:
     name: str = option("gaussian", "k with r = |y − x|: gaussian exp(−r²/(2σ²)), laplace "
                        "exp(−r/σ), imq (1 + r²/σ²)^(−1/2)", **one_of(*KERNELS))
     bandwidth: float = option(1.0, "bandwidth σ of the formulas above", **POSITIVE)
-
-
-@dataclass(frozen=True)
-class NoiseConfig:
-    """Noise injection [AKSG]: ∇f is evaluated at x + β_n u, u ~ N(0, I) drawn every step n."""
-
-    schedule: str = option("none", "β_n: none 0; constant β; until β for n < n0, then 0; sqrt "
-                           "β/√(n+1); halving β·2^(−⌊n/k⌋)", **one_of(*SCHEDULES))
-    beta: float = option(0.0, "noise level β", **NONNEGATIVE)
-    n0: int = option(0, "until: the number of steps with noise", **NONNEGATIVE)
-    k: int = option(1000, "halving: steps between halvings", **POSITIVE)
 
 
 @dataclass(frozen=True)

@@ -25,27 +25,6 @@ from meanfield.measures.kernels import Kernel, kernel_sums
 Array = jax.Array
 
 
-def noise_level(schedule: str, beta, count: Array, n0: int = 0, k: int = 1) -> Array:
-    """β_n of a schedule at step ``count`` (module docstring; a traced scalar).
-
-    Schedules: ``none`` 0; ``constant`` β; ``until`` β for n < n0, then 0; ``sqrt`` β/√(n+1);
-    ``halving`` β·2^(−⌊n/k⌋).
-    """
-    beta = jnp.asarray(beta)
-    n = count.astype(beta.dtype)
-    if schedule == "none":
-        return jnp.zeros_like(beta)
-    if schedule == "constant":
-        return beta
-    if schedule == "until":
-        return jnp.where(count < n0, beta, 0.0)
-    if schedule == "sqrt":
-        return beta / jnp.sqrt(n + 1.0)
-    if schedule == "halving":
-        return beta * 0.5 ** (count // k).astype(beta.dtype)
-    raise ValueError(f"noise schedule: unknown {schedule!r}")
-
-
 def witness(kernel: Kernel, y: Array, x: Array, p: Array, z: Array, q: Array,
             block: int = 1024, grad: bool = True) -> tuple[Array, Array | None]:
     """f(y) ``[n]`` and ∇f(y) ``[n, d]`` at points ``y`` for particles ``(x, p)`` and target

@@ -36,6 +36,7 @@ from meanfield.measures.laws import GaussianMixture, Law
 from meanfield.metrics import coupling
 from meanfield.metrics import wasserstein as ws
 from meanfield.schemes.gradient_flow import FlowState, GradientFlow
+from meanfield.schemes.noise_injection import perturb
 from meanfield.systems.kernel_flows import kale as kale_
 from meanfield.systems.kernel_flows import langevin, mmd
 
@@ -130,8 +131,8 @@ class ParticleFlow:
         return key, z, self.target_w
 
     def _inject(self, x: Array, e, count: Array) -> Array:
-        beta = mmd.noise_level(self.schedule, self.beta, count, self.n0, self.k_half)
-        return x + beta * jax.random.normal(jax.random.fold_in(e[0], 1), x.shape, x.dtype)
+        return perturb(x, jax.random.fold_in(e[0], 1), self.schedule, self.beta, count, self.n0,
+                       self.k_half)
 
     def _diffuse(self, x: Array, e, count: Array) -> Array:
         return jnp.sqrt(2.0 * self.lr) * jax.random.normal(jax.random.fold_in(e[0], 2), x.shape,

@@ -31,7 +31,7 @@ def from_old_layout(raw: dict) -> dict:
 def time_reading(cfg: WGANConfig) -> str:
     if cfg.dynamics.optimizer == "sgd":
         return "mean-field time t = k·lr/N"
-    return "approximate: RMSProp rescales steps, t = k·lr/N is nominal"
+    return (f"approximate: {cfg.dynamics.optimizer} rescales steps, t = k·lr/N is nominal")
 
 
 KIND = Kind(name="wgan", config=WGANConfig, build=from_config, figures=draw_figures,

@@ -11,13 +11,17 @@ from meanfield.io.figures import band
 from meanfield.systems.wgan.system import from_config
 
 
-def draw_overview(path: Path, cfg, t, observables, snapshot_t, snapshots) -> None:
-    """Target density against generated histograms at the snapshot times, and W_1(t), W_2(t).
+def draw_overview(path: Path, cfg, t, observables, snapshot_t, snapshots, system=None,
+                  curves=(("w1", "W₁"), ("w2", "W₂")), title: str = "distance to P*",
+                  name: str = "WGAN") -> None:
+    """Target density against generated histograms at the snapshot times, and ``curves``
+    (observable, label) over time (default W_1(t), W_2(t)).
 
-    Generated points are g_μ at the fixed evaluation latents, recomputed from the saved particles.
+    Generated points are g_μ at the fixed evaluation latents, recomputed from the saved particles
+    of ``system`` (default: the WGAN of ``cfg``).
     """
     s = cfg.system
-    system = from_config(s, cfg.run)
+    system = from_config(s, cfg.run) if system is None else system
     target = system.target
     gen = snapshots["gen"]  # [R, S, N, K, L+2]
     S = gen.shape[1]
@@ -39,15 +43,15 @@ def draw_overview(path: Path, cfg, t, observables, snapshot_t, snapshots) -> Non
         if j == 0:
             ax.legend(fontsize=7, loc="upper left")
     ax = fig.add_subplot(grid[0, S:])
-    band(ax, t, observables["w1"], "W₁")
-    band(ax, t, observables["w2"], "W₂")
+    for key, label in curves:
+        band(ax, t, observables[key], label)
     ax.set_yscale("log")
-    ax.set_xlabel("mean-field time t")
-    R = np.shape(observables["w1"])[0]
-    ax.set_title(f"distance to P* (median, range of {R} replicas)")
+    ax.set_xlabel(f"time t ({system.dt:.3g} per step)")
+    R = np.shape(observables[curves[0][0]])[0]
+    ax.set_title(f"{title} (median, range of {R} replicas)")
     ax.legend()
     d = s.dynamics
-    fig.suptitle(f"WGAN particles: N={s.N}, M={s.M}, K={s.K}, L={s.L}, α={d.lr}, "
+    fig.suptitle(f"{name} particles: N={s.N}, M={s.M}, K={s.K}, L={s.L}, α={d.lr}, "
                  f"n_c={d.n_critic}, c={d.clip}, m={d.batch_size}, {d.scheme}, {d.optimizer}"
                  + (", population" if d.population else ""), fontsize=9)
     fig.tight_layout()

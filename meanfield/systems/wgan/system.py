@@ -134,17 +134,20 @@ class WGAN:
         """The expectation used by one update drawn from ``key``."""
         return self.expect(self.sample(key))
 
+    def game_settings(self) -> dict:
+        """What every game on these networks shares: the generator steps at α, the critic at
+        n_c α (simultaneous) or α (alternating) projected onto Q, the draws, the scheme."""
+        crit_lr = self.lr * (self.n_critic if self.scheme == "simultaneous" else 1)
+        return dict(gen_tx=optimizer(self.optimizer, self.lr),
+                    crit_tx=optimizer(self.optimizer, crit_lr),
+                    crit_project=box_projection(self.clip), sample=self.sample,
+                    expect=self.expect, scheme=self.scheme, n_critic=self.n_critic)
+
     @property
     def game(self) -> DescentAscent:
-        """The zero-sum descent–ascent: the critic ascends Ψ at step n_c α (simultaneous) or α
-        (alternating), projected onto Q; the generator descends it at step α."""
+        """The zero-sum descent–ascent: the critic ascends Ψ, the generator descends it."""
         s = activation(self.act)
-        crit_lr = self.lr * (self.n_critic if self.scheme == "simultaneous" else 1)
-        return zero_sum(lambda g, c, e: payoff(g, c, e, s),
-                        gen_tx=optimizer(self.optimizer, self.lr),
-                        crit_tx=optimizer(self.optimizer, crit_lr),
-                        crit_project=box_projection(self.clip), sample=self.sample,
-                        expect=self.expect, scheme=self.scheme, n_critic=self.n_critic)
+        return zero_sum(lambda g, c, e: payoff(g, c, e, s), **self.game_settings())
 
     # -- ParticleSystem --------------------------------------------------------------------
     def init(self, key: Array) -> DescentAscentState:
@@ -165,23 +168,34 @@ class WGAN:
         """One generator step; ``noise`` is :meth:`step_noise` of the step's key."""
         return self.game.step(state, noise)
 
-    def observe(self, state: DescentAscentState) -> dict[str, Array]:
-        s = activation(self.act)
-        # Blocked over points: observables must not need O(n_eval·N·K) memory per replica;
-        # a block holds about 2^18 generator pre-activations (1 MiB in float32).
-        block = max(8, min(256, 2 ** 18 // (self.N * self.K)))
-        out = generator_blocked(state.gen, self.eval_z, s, block)
+    @property
+    def block(self) -> int:
+        """Points per block of the observables: they must not need O(n_eval·N·K) memory per
+        replica; a block holds about 2^18 generator pre-activations (1 MiB in float32)."""
+        return max(8, min(256, 2 ** 18 // (self.N * self.K)))
+
+    def output_observables(self, state: DescentAscentState) -> tuple[Array, dict[str, Array]]:
+        """The generated points at the evaluation latents ``[n_eval, K]``, and what every game on
+        these networks records: W₁, W₂ to P*, moments of the outputs and of both particle sets."""
+        out = generator_blocked(state.gen, self.eval_z, activation(self.act), self.block)
         gm, gs = moments.mean_std(state.gen)
         cm, cs = moments.mean_std(state.crit)
         om, os_ = moments.mean_std(out)
-        return {
-            "payoff": payoff_blocked(state.gen, state.crit, self.rule, s, block),
+        return out, {
             "w1": obs.sliced_wasserstein(out, self.eval_x, self.eval_dirs, 1),
             "w2": obs.sliced_wasserstein(out, self.eval_x, self.eval_dirs, 2),
             "boundary_mass": coagulation.boundary_mass(state.crit, self.clip),
             "gen_out_mean": om, "gen_out_std": os_,
             "gen_param_mean": gm, "gen_param_std": gs,
             "critic_param_mean": cm, "critic_param_std": cs,
+        }
+
+    def observe(self, state: DescentAscentState) -> dict[str, Array]:
+        _, common = self.output_observables(state)
+        return {
+            "payoff": payoff_blocked(state.gen, state.crit, self.rule, activation(self.act),
+                                     self.block),
+            **common,
             # docs/model.md §4: clamped_mass [K+3], vertex_mass, distinct_atoms, critic_diameter.
             **coagulation.observables(state.crit, self.clip),
         }
