@@ -1,4 +1,5 @@
-"""The simultaneous WGAN particle step in PyTorch eager, as a researcher would write it.
+"""The simultaneous WGAN particle step in PyTorch, eager and under ``torch.compile``, as a
+researcher would write it.
 
 This is the comparison point of ``meanfield bench`` (needs the optional ``bench`` extra,
 ``pip install -e .[bench]``); it lives outside the installed package, and ``meanfield bench`` loads
@@ -21,8 +22,9 @@ import numpy as np
 import torch
 
 
-def payoff(gen: torch.Tensor, crit: torch.Tensor, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Ψ̂ = mean_b f_ν(g_μ(z_b)) − mean_b f_ν(x_b) with the logistic sigmoid.
+def critic_outputs(gen: torch.Tensor, crit: torch.Tensor, z: torch.Tensor, x: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """f_ν(g_μ(z_b)) and f_ν(x_b), ``[m]`` each, with the logistic sigmoid.
 
     Args:
         gen: ``[N, K, L+2]`` generator neurons (a, b_1..b_L, c).
@@ -37,54 +39,102 @@ def payoff(gen: torch.Tensor, crit: torch.Tensor, z: torch.Tensor, x: torch.Tens
     def f(p):
         return (alpha * torch.sigmoid(p @ beta.T + gamma)).mean(dim=1)
 
-    return f(fake).mean() - f(x).mean()
+    return f(fake), f(x)
+
+
+def payoff(gen: torch.Tensor, crit: torch.Tensor, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Ψ̂ = mean_b f_ν(g_μ(z_b)) − mean_b f_ν(x_b) (arguments as :func:`critic_outputs`)."""
+    fake, real = critic_outputs(gen, crit, z, x)
+    return fake.mean() - real.mean()
+
+
+def log_value(gen: torch.Tensor, crit: torch.Tensor, z: torch.Tensor, x: torch.Tensor
+              ) -> torch.Tensor:
+    """The log-loss GAN's value V = mean_b ln σ(f_ν(x_b)) + mean_b ln σ(−f_ν(g_μ(z_b))) (the
+    discriminator ascends it; with the saturating loss the generator descends it)."""
+    fake, real = critic_outputs(gen, crit, z, x)
+    logsig = torch.nn.functional.logsigmoid
+    return logsig(real).mean() + logsig(-fake).mean()
+
+
+#: The zero-sum games by name: the generator descends, the critic ascends.
+GAMES = {"wgan": payoff, "gan": log_value}
 
 
 def sgd_step(gen: torch.Tensor, crit: torch.Tensor, z: torch.Tensor, x: torch.Tensor, lr: float,
-             n_critic: int, clip: float) -> None:
+             n_critic: int, clip: float, game: str = "wgan") -> None:
     """One simultaneous step, in place (``gen`` and ``crit`` require grad)."""
-    psi = payoff(gen, crit, z, x)
+    psi = GAMES[game](gen, crit, z, x)
     g_gen, g_crit = torch.autograd.grad(psi, (gen, crit))
     with torch.no_grad():
         gen.sub_(lr * g_gen)
         crit.add_(n_critic * lr * g_crit).clamp_(-clip, clip)
 
 
+def functional_step(gen: torch.Tensor, crit: torch.Tensor, z: torch.Tensor, x: torch.Tensor,
+                    lr: float, n_critic: int, clip: float, game: str = "wgan"
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same step as :func:`sgd_step`, returning new tensors (gradients by ``torch.func.grad``),
+    so that the whole update compiles as one graph under ``torch.compile``."""
+    g_gen, g_crit = torch.func.grad(GAMES[game], argnums=(0, 1))(gen, crit, z, x)
+    return gen - lr * g_gen, (crit + n_critic * lr * g_crit).clamp(-clip, clip)
+
+
+# Every (shape, dtype) of the bench table is one graph; dynamo's default of 8 would fall back to
+# eager for the later configurations without saying so.
+torch._dynamo.config.cache_size_limit = 64
+#: The whole step under torch.compile (static shapes: compiled once per shape, then cached).
+compiled_step = torch.compile(functional_step, dynamic=False, fullgraph=True)
+
+
 def trajectory(gen0: np.ndarray, crit0: np.ndarray, zs: np.ndarray, xs: np.ndarray, lr: float,
-               n_critic: int, clip: float) -> tuple[np.ndarray, np.ndarray]:
+               n_critic: int, clip: float, compiled: bool = False, game: str = "wgan"
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``len(zs)`` steps from given particles with given samples (the equivalence test).
 
     Args:
         gen0: ``[N, K, L+2]``; crit0: ``[M, K+2]`` (their dtype is kept).
         zs: ``[steps, m, L]``; xs: ``[steps, m, K]``: the batch of each step.
+        compiled: the step under ``torch.compile`` instead of the eager in-place step.
+        game: ``"wgan"`` (the payoff Ψ) or ``"gan"`` (the log-loss value V).
 
     Returns:
         Final ``(gen, crit)`` as numpy arrays.
     """
-    gen = torch.tensor(gen0, requires_grad=True)
-    crit = torch.tensor(crit0, requires_grad=True)
+    gen = torch.tensor(gen0, requires_grad=not compiled)
+    crit = torch.tensor(crit0, requires_grad=not compiled)
     zs, xs = torch.as_tensor(zs, dtype=gen.dtype), torch.as_tensor(xs, dtype=gen.dtype)
     for z, x in zip(zs, xs):
-        sgd_step(gen, crit, z, x, lr, n_critic, clip)
+        if compiled:
+            gen, crit = compiled_step(gen, crit, z, x, lr, n_critic, clip, game)
+        else:
+            sgd_step(gen, crit, z, x, lr, n_critic, clip, game)
     return gen.detach().numpy(), crit.detach().numpy()
 
 
 def run(N: int, M: int, K: int, L: int, m: int, steps: int, lr: float = 1.0, n_critic: int = 1,
-        clip: float = 1.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        clip: float = 1.0, seed: int = 0, compiled: bool = False, game: str = "wgan"
+        ) -> tuple[torch.Tensor, torch.Tensor]:
     """``steps`` simultaneous steps with fresh samples each step, for timing.
 
     The latent is N(0, I_L) and the target ½N(−1, 0.3²I) + ½N(1, 0.3²I) on R^K, the laws of
-    ``meanfield bench``; sampling happens inside the loop as in a training script.
+    ``meanfield bench``; sampling happens inside the loop as in a training script. ``compiled``:
+    the whole update under ``torch.compile`` (:data:`compiled_step`; the first call per shape
+    compiles).
     """
     g = torch.Generator().manual_seed(seed)
-    gen = torch.randn(N, K, L + 2, generator=g).requires_grad_()
-    crit = (0.5 * torch.randn(M, K + 2, generator=g)).clamp_(-clip, clip).requires_grad_()
+    gen = torch.randn(N, K, L + 2, generator=g).requires_grad_(not compiled)
+    crit = (0.5 * torch.randn(M, K + 2, generator=g)).clamp_(-clip, clip)
+    crit.requires_grad_(not compiled)
     centres = torch.tensor([-1.0, 1.0])
     for _ in range(steps):
         z = torch.randn(m, L, generator=g)
         comp = torch.randint(0, 2, (m, 1), generator=g)
         x = centres[comp] + 0.3 * torch.randn(m, K, generator=g)
-        sgd_step(gen, crit, z, x, lr, n_critic, clip)
+        if compiled:
+            gen, crit = compiled_step(gen, crit, z, x, lr, n_critic, clip, game)
+        else:
+            sgd_step(gen, crit, z, x, lr, n_critic, clip, game)
     return gen, crit
 
 

@@ -112,7 +112,36 @@ def default_out(config_path: str | None) -> Path:
     return Path("results") / (Path(config_path).stem if config_path else "default")
 
 
+def start_processes(args) -> None:
+    """``--distributed`` and its coordinates: start jax.distributed before anything else."""
+    coords = (args.coordinator, args.num_processes, args.process_id)
+    if any(c is not None for c in coords) and None in coords:
+        fail("--coordinator, --num-processes and --process-id go together (or none of them, to "
+             "read the cluster's environment)")
+    enabled = True if (args.distributed or args.coordinator) else None
+    try:
+        devices.initialize(enabled, *coords)
+    except (RuntimeError, ValueError) as e:
+        fail(f"--distributed: could not start the processes' runtime: {str(e).splitlines()[0]}")
+
+
+def add_process_arguments(p) -> None:
+    p.add_argument("--distributed", action="store_true",
+                   help="several processes (hosts): start jax.distributed; replicas and sweep "
+                        "cells are split over every process's devices, process 0 writes (or "
+                        "MEANFIELD_DISTRIBUTED=1; coordinates from the cluster's environment "
+                        "unless given below)")
+    p.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    p.add_argument("--num-processes", type=int, metavar="P", help="number of processes")
+    p.add_argument("--process-id", type=int, metavar="I", help="this process's id, 0..P-1")
+
+
+def followers_note(out) -> None:
+    print(f"process {jax.process_index()} of {jax.process_count()}: done; process 0 wrote {out}")
+
+
 def cmd_run(args) -> int:
+    start_processes(args)
     try:
         cfg = C.load(args.config, args.set or [])
         out = folders.check_target(args.out if args.out else default_out(args.config), "run")
@@ -143,6 +172,9 @@ def cmd_run(args) -> int:
             fail(str(e))
         except NonFiniteError as e:
             fail(str(e), code=3)
+    if not devices.is_writer():
+        followers_note(out)
+        return 0
     s = result.summary
     for note in s.get("notes", []):
         print(f"note: {note}")
@@ -192,7 +224,7 @@ def cmd_config(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    devices.initialize(True if args.distributed else None)
+    start_processes(args)
     try:
         spec = sweeps.load(args.config, args.set or [])
         out = folders.check_target(
@@ -222,6 +254,9 @@ def cmd_sweep(args) -> int:
             fail(str(e))
         except NonFiniteError as e:
             fail(str(e), code=3)
+    if not devices.is_writer():
+        followers_note(out)
+        return 0
     print(f"{out}: {info['cells']} cells in {info['groups']} compiled groups "
           f"({info['computed']} computed, {info['cells'] - info['computed']} reused) in "
           f"{info['seconds']:.1f} s on {devices.device_count()} device(s); table {info['csv']}")
@@ -244,8 +279,7 @@ def add_sweep_parser(subparsers) -> None:
                    help="override a base config field (repeatable)")
     p.add_argument("--force", action="store_true",
                    help="empty the output folder (a meanfield sweep only) and start over")
-    p.add_argument("--distributed", action="store_true",
-                   help="multi-host: call jax.distributed.initialize() (or MEANFIELD_DISTRIBUTED=1)")
+    add_process_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
 
@@ -331,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config field (repeatable)")
     r.add_argument("--out", help="results folder (default results/<config name>)")
     r.add_argument("--force", action="store_true", help="recompute even if results exist")
+    add_process_arguments(r)
     r.set_defaults(func=cmd_run)
 
     pl = sub.add_parser("plot", help="redraw a results folder's figures from its files")

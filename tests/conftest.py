@@ -6,12 +6,22 @@ The suite runs under strict JAX settings: implicit rank promotion (adding a ``[n
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-import pytest
+# Compiled programs are cached on disk for the session's processes (the pytest workers and the
+# CLI subprocesses they start inherit this environment): many tests compile the same tiny configs.
+# Set before JAX is imported, which reads these variables once.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      str(Path(tempfile.gettempdir()) / f"meanfield-test-jax-cache-{os.getuid()}"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from meanfield.measures import laws
 from meanfield.schemes.descent_ascent import DescentAscentState

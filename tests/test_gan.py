@@ -262,3 +262,15 @@ def test_kde_is_scipy_gaussian_kde_and_survives_a_collapsed_cloud(x64):
     rd = _gaussians(grid)[0]
     spike = float(divergences.jsd_kde(jnp.full((64,), 6.0), grid, rd))
     assert np.isfinite(spike) and 0.6 < spike <= np.log(2) + 1e-9
+
+
+def test_a_saved_config_with_no_clipping_reads_back(tmp_path):
+    # clip = inf (the gan default) survives dumps → load; other fields still refuse inf and nan.
+    cfg = C.from_dict({"system": {"kind": "gan", "K": 1}})
+    path = tmp_path / "c.toml"
+    path.write_text(C.dumps(cfg))
+    assert C.load(path).system.dynamics.clip == float("inf")
+    with pytest.raises(C.ConfigError, match=r"system\.dynamics\.lr"):
+        C.from_dict({"system": {"kind": "gan", "dynamics": {"lr": float("inf")}}})
+    with pytest.raises(C.ConfigError, match=r"system\.dynamics\.clip"):
+        C.from_dict({"system": {"kind": "gan", "dynamics": {"clip": float("nan")}}})

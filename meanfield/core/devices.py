@@ -9,12 +9,16 @@ talks to another. Nothing in the step changes: a sharded run gives the single-de
 Replica counts that do not divide the device count are padded (with copies of the last replica) and
 the padding is dropped afterwards (:func:`pad_replicas`, :func:`unpad`).
 
-Multi-host runs: set ``MEANFIELD_DISTRIBUTED=1`` (or call :func:`initialize` with ``enabled=True``)
-in every process; :func:`initialize` then calls ``jax.distributed.initialize()``, which reads the
-coordinator address, process count and id from the environment (``JAX_COORDINATOR_ADDRESS``,
-``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID``, or a cluster manager such as SLURM). The mesh then spans
-every process's devices and :func:`shard_replicas` builds global arrays from each process's
-addressable slices.
+Multi-process runs (one process per host, or several on one machine): pass ``enabled=True`` to
+:func:`initialize` (the CLI's ``--distributed``), with the coordinator's ``HOST:PORT``, the process
+count and this process's id, or let ``jax.distributed.initialize()`` read them from the environment
+(``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID``, or a cluster manager such
+as SLURM); ``MEANFIELD_DISTRIBUTED=1`` asks for it too. CPU processes exchange data through gloo.
+The mesh then spans every process's devices: :func:`shard_replicas` builds global arrays from each
+process's slices, :func:`to_host` gathers results to every process
+(``jax.experimental.multihost_utils``), and only the writer, process 0, writes files
+(:func:`is_writer`); the others compute their share of the replicas and agree with it on what to
+compute (:func:`broadcast`).
 """
 
 from __future__ import annotations
@@ -36,10 +40,17 @@ def distributed_requested() -> bool:
     return os.environ.get("MEANFIELD_DISTRIBUTED", "0").lower() in ("1", "true", "yes")
 
 
-def initialize(enabled: bool | None = None) -> bool:
+def initialize(enabled: bool | None = None, coordinator: str | None = None,
+               num_processes: int | None = None, process_id: int | None = None) -> bool:
     """Start ``jax.distributed`` once when asked (argument, else the environment switch).
 
     Must run before any other JAX call in the process.
+
+    Args:
+        enabled: start it (None: when ``MEANFIELD_DISTRIBUTED=1``).
+        coordinator: ``HOST:PORT`` of process 0's coordinator (None: from the environment).
+        num_processes: the number of processes (None: from the environment).
+        process_id: this process's id in ``[0, num_processes)`` (None: from the environment).
 
     Returns:
         Whether the distributed runtime is on.
@@ -48,9 +59,38 @@ def initialize(enabled: bool | None = None) -> bool:
     if enabled is None:
         enabled = distributed_requested()
     if enabled and not _initialized:
-        jax.distributed.initialize()
+        # CPU devices of different processes talk through gloo (XLA's default has no collectives).
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                                   process_id=process_id)
         _initialized = True
     return _initialized
+
+
+def is_writer() -> bool:
+    """True in the process that writes files: process 0 (the only one without distribution)."""
+    return jax.process_index() == 0
+
+
+def to_host(tree: PyTree) -> PyTree:
+    """Every leaf as a host numpy array; arrays that span other processes' devices are gathered
+    first (a collective: every process must call it in the same order)."""
+    from jax.experimental import multihost_utils
+
+    def host(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return np.asarray(x)
+
+    return jax.tree.map(host, tree)
+
+
+def broadcast(value):
+    """Process 0's ``value`` (a pytree of numbers or arrays) in every process."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+    return multihost_utils.broadcast_one_to_all(value)
 
 
 def replica_mesh(devices=None) -> Mesh:
@@ -97,6 +137,11 @@ def shard_replicas(tree: PyTree, mesh: Mesh | None = None) -> PyTree:
     whole = NamedSharding(mesh, PartitionSpec())
 
     def place(x):
+        if jax.process_count() > 1 and jax.dtypes.issubdtype(getattr(x, "dtype", None),
+                                                            jax.dtypes.prng_key):
+            # Typed keys have no numpy form: place their data, then wrap it again.
+            return jax.random.wrap_key_data(place(jax.random.key_data(x)),
+                                            impl=jax.random.key_impl(x))
         shardable = np.ndim(x) >= 1 and x.shape[0] % mesh.size == 0
         sharding = split if shardable else whole
         if jax.process_count() == 1:
@@ -133,5 +178,6 @@ def available_bytes() -> int | None:
         return None
 
 
-__all__ = ["available_bytes", "initialize", "distributed_requested", "replica_mesh", "device_count", "padded_size",
-           "pad_replicas", "unpad", "shard_replicas"]
+__all__ = ["available_bytes", "broadcast", "device_count", "distributed_requested", "initialize",
+           "is_writer", "pad_replicas", "padded_size", "replica_mesh", "shard_replicas", "to_host",
+           "unpad"]

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from meanfield.core import devices
 from meanfield.core.system import ParticleSystem, finite_check
 
 PyTree = Any
@@ -440,10 +441,10 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
     snaps = jax.tree.map(lambda x: jnp.repeat(x[:, None], n_snap, axis=1), shot)
     carry = Carry(state0, snaps, jnp.full((init_keys.shape[0],), -1, jnp.int32))
     if resume is None:
-        obs0 = jax.tree.map(np.asarray, vmapped("observe")(system, state0))
+        obs0 = devices.to_host(vmapped("observe")(system, state0))
         history = [jax.tree.map(lambda x: x[:, None], obs0)]
         done = 0
-        finite = np.asarray(vmapped("finite")(system, state0))
+        finite = devices.to_host(vmapped("finite")(system, state0))
         if not finite.all():
             raise NonFiniteError(f"non-finite particles in replica {int(np.argmin(finite))} at "
                                  "t = 0 (the initial particles); check the initial laws")
@@ -453,7 +454,12 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
                                  "(the initial particles); check the initial laws")
     else:
         treedef = jax.tree.structure(carry)
-        carry = jax.tree.unflatten(treedef, [jnp.asarray(x) for x in resume["carry_leaves"]])
+        if jax.process_count() > 1:
+            # Every leaf carries the replica axis first: split it over the processes as before.
+            leaves = devices.shard_replicas(list(resume["carry_leaves"]))
+        else:
+            leaves = [jnp.asarray(x) for x in resume["carry_leaves"]]
+        carry = jax.tree.unflatten(treedef, leaves)
         history = [resume["observables"]]
         done = int(resume["records_done"])
 
@@ -471,9 +477,9 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
     t0 = time.perf_counter()
     while done < n_int:
         carry, obs = compiled(system, carry, noise_keys, jnp.int32(done + 1))
-        history.append(jax.tree.map(np.asarray, obs))
+        history.append(devices.to_host(obs))
         done += chunk
-        bad = np.asarray(carry.bad_record)
+        bad = devices.to_host(carry.bad_record)
         first = _first_nonfinite(history[-1], done - chunk + 1)
         if (bad >= 0).any() or first is not None:
             recs = [(int(b), r, None) for r, b in enumerate(bad) if b >= 0]
@@ -488,15 +494,46 @@ def simulate(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
         if on_chunk is not None:
             merged = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
             history = [merged]
-            on_chunk(done, n_int, {"carry_leaves": [np.asarray(x) for x in jax.tree.leaves(carry)],
+            on_chunk(done, n_int, {"carry_leaves": devices.to_host(jax.tree.leaves(carry)),
                                    "observables": merged, "records_done": done,
                                    "run_seconds": prior_seconds + time.perf_counter() - t0})
     jax.block_until_ready(carry)
     run_seconds = prior_seconds + time.perf_counter() - t0
 
     observables = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
-    snapshots = jax.tree.map(np.asarray, carry.snaps)
+    snapshots = devices.to_host(carry.snaps)
     if not schedule.snapshot_records:
         snapshots = jax.tree.map(lambda x: x[:, :0], snapshots)
-    return Trajectory(schedule.t, observables, schedule.snapshot_t, snapshots, carry.state,
-                      schedule, compile_seconds, run_seconds)
+    final = carry.state if jax.process_count() == 1 else devices.to_host(carry.state)
+    return Trajectory(schedule.t, observables, schedule.snapshot_t, snapshots, final, schedule,
+                      compile_seconds, run_seconds)
+
+
+def simulate_sharded(system: ParticleSystem, schedule: Schedule, init_keys: jax.Array,
+                     noise_keys: jax.Array, *, initial_state: PyTree | None = None,
+                     system_batched: bool = False, **kw) -> Trajectory:
+    """:func:`simulate` with the replica axis split over every device of every process
+    (:mod:`meanfield.core.devices`): each device steps its own replicas, so the numbers are those
+    of one device. Replica counts that do not divide the device count are padded with copies of
+    the last replica, dropped from the result. ``kw`` are :func:`simulate`'s other arguments (a
+    checkpoint to resume must come from a run on as many devices).
+    """
+    mesh = devices.replica_mesh()
+    n = init_keys.shape[0]
+    padded = devices.padded_size(n, mesh)
+
+    def spread(tree):
+        return devices.shard_replicas(devices.pad_replicas(tree, padded), mesh)
+
+    init_keys, noise_keys = spread((init_keys, noise_keys))
+    if initial_state is not None:
+        initial_state = spread(initial_state)
+    if system_batched:
+        system = spread(system)
+    traj = simulate(system, schedule, init_keys, noise_keys, initial_state=initial_state,
+                    system_batched=system_batched, **kw)
+    if padded == n:
+        return traj
+    return traj._replace(observables=devices.unpad(traj.observables, n),
+                         snapshots=devices.unpad(traj.snapshots, n),
+                         final_state=devices.unpad(traj.final_state, n))

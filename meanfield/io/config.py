@@ -131,8 +131,9 @@ def _finite_numbers(x, depth: int = 2) -> bool:
     return False
 
 
-def _coerce(key: str, value: Any, typ: type) -> Any:
-    """Check ``value`` against the field type ``typ``; ints are accepted where floats are."""
+def _coerce(key: str, value: Any, typ: type, allow_inf: bool = False) -> Any:
+    """Check ``value`` against the field type ``typ``; ints are accepted where floats are, and +inf
+    only where ``allow_inf`` (a field whose default is +inf: "no constraint")."""
     if typ is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
@@ -143,8 +144,9 @@ def _coerce(key: str, value: Any, typ: type) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         value = float(value)
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        if not math.isfinite(value) and not (allow_inf and value == math.inf):
+            raise ConfigError(f"{key}: expected a finite number{' or inf' if allow_inf else ''}, "
+                              f"got {value!r}")
     elif typ is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
@@ -174,7 +176,7 @@ def _table(name: str, cls: type, raw: Any) -> Any:
             continue
         if isinstance(v, dict):
             raise ConfigError(f"{key}: expected a value, got a table")
-        v = _coerce(key, v, hints[k])
+        v = _coerce(key, v, hints[k], allow_inf=fields[k].default == math.inf)
         check = fields[k].metadata.get("check")
         if check is not None and not check(v):
             raise ConfigError(f"{key}: expected {fields[k].metadata['expect']}, got {v!r}")

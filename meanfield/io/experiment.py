@@ -17,11 +17,11 @@ from typing import Callable, NamedTuple
 import jax
 import numpy as np
 
-from meanfield.core import registry
+from meanfield.core import devices, registry
 from meanfield.io import figures, folders, results
 from meanfield.io.config import Config, ConfigError, convert, dumps, from_dict, old_sections
 from meanfield.core.driver import (NonFiniteError, Schedule, Trajectory, make_schedule, replica_keys,
-                              schedule_notes, simulate)
+                              schedule_notes, simulate_sharded)
 from meanfield.core.system import ParticleSystem
 
 
@@ -141,6 +141,8 @@ def run(cfg: Config, out: str | Path | None = None, *, progress: Callable[[int, 
         NonFiniteError: the run diverged (its staging folder is removed).
         InsufficientMemory: the run cannot fit (nothing is left behind).
     """
+    if out is not None and not devices.is_writer():
+        return _follow(cfg, Path(out), progress)
     if out is not None:
         out = folders.check_target(out, "run")
         partial = folders.check_target(results.partial_dir(out), "run")
@@ -152,8 +154,9 @@ def run(cfg: Config, out: str | Path | None = None, *, progress: Callable[[int, 
         if out is None:
             on_chunk = None if progress is None else (lambda done, total, _: progress(done, total))
             t0 = time.perf_counter()
-            traj = simulate(system, schedule, init_keys, noise_keys,
-                            chunk_records=cfg.run.chunk_records or None, on_chunk=on_chunk)
+            traj = simulate_sharded(system, schedule, init_keys, noise_keys,
+                                    chunk_records=cfg.run.chunk_records or None,
+                                    on_chunk=on_chunk)
             summary = summarize(cfg, system, traj, time.perf_counter() - t0)
             return RunResult(cfg, system, traj, summary, None)
 
@@ -167,6 +170,8 @@ def run(cfg: Config, out: str | Path | None = None, *, progress: Callable[[int, 
                                               "--force to discard it") from None
                 ckpt.unlink()
                 resume = None
+            # Processes that follow the writer resume from the same checkpoint (_follow).
+            devices.broadcast(np.asarray(-1 if resume is None else resume["records_done"]))
 
             def on_chunk(done, total, state):
                 results.save_checkpoint(ckpt, state["carry_leaves"], state["observables"],
@@ -176,9 +181,9 @@ def run(cfg: Config, out: str | Path | None = None, *, progress: Callable[[int, 
 
             t0 = time.perf_counter()
             try:
-                traj = simulate(system, schedule, init_keys, noise_keys,
-                                chunk_records=cfg.run.chunk_records or None, on_chunk=on_chunk,
-                                resume=resume)
+                traj = simulate_sharded(system, schedule, init_keys, noise_keys,
+                                        chunk_records=cfg.run.chunk_records or None,
+                                        on_chunk=on_chunk, resume=resume)
                 summary = summarize(cfg, system, traj, time.perf_counter() - t0)
             except BaseException as e:
                 # Nothing half-written: keep the staging folder only for a checkpoint to resume.
@@ -196,6 +201,32 @@ def run(cfg: Config, out: str | Path | None = None, *, progress: Callable[[int, 
             results.atomic_write_text(partial / "summary.json", results.dumps_json(summary))
             folders.finalize(partial, out, "run")
         return RunResult(cfg, system, traj, summary, out)
+
+
+def _follow(cfg: Config, out: Path, progress: Callable[[int, int], None] | None) -> RunResult:
+    """A process other than the writer in a multi-process run: it steps its share of the
+    replicas, resuming from the writer's checkpoint (read, never written), and writes nothing."""
+    with precision(cfg):
+        system = build_system(cfg)
+        schedule = schedule_for(cfg, system)
+        init_keys, noise_keys = replica_keys(cfg.run.seed, cfg.run.replicas, cfg.run.shared_init)
+        try:
+            resume = results.load_checkpoint(results.partial_dir(out) / "checkpoint.npz",
+                                              dumps(cfg))
+        except results.CheckpointError:
+            resume = None
+        mine = -1 if resume is None else resume["records_done"]
+        if int(devices.broadcast(np.asarray(mine))) != mine:
+            raise folders.FolderError(f"{out}: process {jax.process_index()} does not see the "
+                                      "writer's checkpoint; the processes need one shared "
+                                      "filesystem")
+        on_chunk = None if progress is None else (lambda done, total, _: progress(done, total))
+        t0 = time.perf_counter()
+        traj = simulate_sharded(system, schedule, init_keys, noise_keys,
+                                chunk_records=cfg.run.chunk_records or None, on_chunk=on_chunk,
+                                resume=resume)
+        return RunResult(cfg, system, traj, summarize(cfg, system, traj,
+                                                      time.perf_counter() - t0), None)
 
 
 def _remove_staging(partial: Path) -> None:

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.polynomial import hermite_e, legendre
-from scipy import special, stats
+from scipy import special
 
 #: Seed of the fixed sample used when quadrature is impossible; fixed so runs are reproducible.
 RULE_SAMPLE_SEED = 20240415
@@ -180,7 +180,9 @@ class GaussianMixture:
     def density(self, x):
         w, m, s = self._arrays()
         x = np.asarray(x, float)[..., None]
-        return (w * stats.norm.pdf(x, m[:, 0], s[:, 0])).sum(-1)
+        # The normal density written out: scipy.stats costs half a second at import.
+        z = (x - m[:, 0]) / s[:, 0]
+        return (w * np.exp(-0.5 * z ** 2) / (np.sqrt(2 * np.pi) * s[:, 0])).sum(-1)
 
     def quantile(self, u):
         _, m, s = self._arrays()

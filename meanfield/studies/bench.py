@@ -13,7 +13,9 @@ For one configuration (N, M, K, L, batch m, replicas R, scheme) it reports, afte
   the measured time;
 - ``torch_steps_per_second`` and ``speedup_vs_torch`` for the simultaneous SGD step with R = 1,
   timed side by side (interleaved repeats in the same process) with
-  ``benchmarks/torch_reference.py`` when PyTorch is installed.
+  ``benchmarks/torch_reference.py`` when PyTorch is installed; ``torch_compile_steps_per_second``
+  and ``speedup_vs_torch_compile`` for the same step with the whole update under
+  ``torch.compile`` (``torch_compile_seconds``: its first call, which compiles).
 
 A second section (:func:`run_flows`, key ``"flows"`` of bench.json, a second table in bench.md)
 times one step of the kernel flows in data space, the MMD flow at N = M ∈ {1000, 4096} and the
@@ -70,16 +72,25 @@ class BenchConfig:
     replicas: int = 1
     scheme: str = "simultaneous"
     dtype: str = "float32"
+    game: str = "wgan"
 
     def system(self):
-        """The WGAN of this row: N(0, I_L) latent, ½N(−1, 0.3²) + ½N(1, 0.3²) on R^K, α = 1."""
+        """The WGAN of this row (``game = "gan"``: the log-loss GAN, saturating, no clipping):
+        N(0, I_L) latent, ½N(−1, 0.3²) + ½N(1, 0.3²) on R^K, α = 1."""
         target = laws.gaussian_mixture([0.5, 0.5], [[-1.0] * self.K, [1.0] * self.K], [0.3, 0.3])
         pop = self.scheme == "population"
-        return make_wgan(K=self.K, L=self.L, N=self.N, M=self.M,
-                         latent=laws.StandardGaussian(self.L), target=target, lr=1.0, n_critic=1,
-                         clip=1.0, batch_size=self.batch,
-                         scheme="simultaneous" if pop else self.scheme, population=pop,
-                         dtype=self.dtype, n_eval=256, n_directions=16)
+        kw = dict(K=self.K, L=self.L, N=self.N, M=self.M, latent=laws.StandardGaussian(self.L),
+                  target=target, lr=1.0, n_critic=1, batch_size=self.batch,
+                  scheme="simultaneous" if pop else self.scheme, population=pop,
+                  dtype=self.dtype, n_eval=256, n_directions=16)
+        if self.game == "gan":
+            from meanfield.systems.gan.system import make_gan
+            return make_gan(clip=float("inf"), **kw)
+        return make_wgan(clip=1.0, **kw)
+
+    @property
+    def clip(self) -> float:
+        return float("inf") if self.game == "gan" else 1.0
 
 
 def step_work(cfg: BenchConfig, system=None) -> tuple[float, float]:
@@ -221,23 +232,32 @@ def bench_one(cfg: BenchConfig, limit: dict | None = None, budget: float = 2.0,
 
     use_torch = (cfg.scheme == "simultaneous" and cfg.replicas == 1 and cfg.dtype == "float32"
                  and (_torch_available() if torch is None else torch))
+    compiled = False
     if use_torch:
         tr = torch_reference()
 
-        def torch_once(n):
+        def torch_once(n, compiled=False):
             t0 = time.perf_counter()
-            tr.run(cfg.N, cfg.M, cfg.K, cfg.L, cfg.batch, n)
+            tr.run(cfg.N, cfg.M, cfg.K, cfg.L, cfg.batch, n, clip=cfg.clip, compiled=compiled,
+                   game=cfg.game)
             return time.perf_counter() - t0
 
         t1 = torch_once(3) / 3
         torch_steps = max(1, min(prog.steps, int(budget / 5 / max(t1, 1e-6))))
         torch_once(torch_steps)
-    mf, th = [], []
-    t_end = time.perf_counter() + 2 * budget
+        try:  # the first call compiles the whole step for this shape
+            row["torch_compile_seconds"] = torch_once(1, compiled=True)
+            compiled = True
+        except Exception as e:  # noqa: BLE001 — e.g. no C++ compiler for inductor
+            row["torch_compile_error"] = f"{type(e).__name__}: {str(e)[:200]}"
+    mf, th, tc = [], [], []
+    t_end = time.perf_counter() + (2 + compiled) * budget
     while len(mf) < 3 or (time.perf_counter() < t_end and len(mf) < 15):
         mf.append(prog.steps / prog.run_once())
         if use_torch:
             th.append(torch_steps / torch_once(torch_steps))
+        if compiled:
+            tc.append(torch_steps / torch_once(torch_steps, compiled=True))
     sps = statistics.median(mf)
     row.update(
         steps_per_second=sps, steps_per_second_best=max(mf),
@@ -248,14 +268,23 @@ def bench_one(cfg: BenchConfig, limit: dict | None = None, budget: float = 2.0,
     if use_torch:
         row.update(torch_steps_per_second=statistics.median(th),
                    speedup_vs_torch=statistics.median(a / b for a, b in zip(mf, th)))
+    if compiled:
+        row.update(torch_compile_steps_per_second=statistics.median(tc),
+                   speedup_vs_torch_compile=statistics.median(a / b for a, b in zip(mf, tc)))
     return row
 
 
+#: The log-loss GAN's rows (simultaneous, one replica): (N = M, K = L, m).
+GAN_TABLE = ((1024, 1, 64), (4096, 8, 64))
+
+
 def table_configs(all_kl: bool = False) -> list[BenchConfig]:
-    """The configurations of the full table (K = L tied unless ``all_kl``)."""
+    """The configurations of the full table (K = L tied unless ``all_kl``), then the log-loss
+    GAN's rows."""
     kls = (list(itertools.product((1, 8), (1, 8))) if all_kl else list(TABLE_KL))
-    return [BenchConfig(N, N, K, L, m, R, s) for s in SCHEMES for N in TABLE_N for K, L in kls
-            for m in TABLE_BATCH for R in TABLE_REPLICAS]
+    return ([BenchConfig(N, N, K, L, m, R, s) for s in SCHEMES for N in TABLE_N for K, L in kls
+             for m in TABLE_BATCH for R in TABLE_REPLICAS]
+            + [BenchConfig(N, N, KL, KL, m, game="gan") for N, KL, m in GAN_TABLE])
 
 
 def environment() -> dict:
@@ -283,21 +312,23 @@ def markdown(rows: list[dict], env: dict, limit: dict) -> str:
         f"{limit['fma_per_second']:.3g} multiply–add/s (XLA, large fused arrays, float32).", "",
         "steps/s: generator steps of each replica per second (all R replicas together); "
         "particle-steps/s = N·R·steps/s; memory: XLA buffers of the compiled chunk; "
-        "limit: fraction of the machine limit; vs torch: meanfield / PyTorch eager, interleaved "
-        "in the same process.", "",
-        "| scheme | N=M | K | L | m | R | steps/s | particle-steps/s | compile s | memory MiB | "
-        "limit | vs torch | record every |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        "limit: fraction of the machine limit; vs eager, vs compile: meanfield / PyTorch eager "
+        "and / the same step under `torch.compile`, interleaved in the same process.", "",
+        "| game | scheme | N=M | K | L | m | R | steps/s | particle-steps/s | compile s | "
+        "memory MiB | limit | vs eager | vs compile | record every |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        head = f"| {r['scheme']} | {r['N']} | {r['K']} | {r['L']} | {r['batch']} | {r['replicas']} |"
+        head = (f"| {r.get('game', 'wgan')} | {r['scheme']} | {r['N']} | {r['K']} | {r['L']} | "
+                f"{r['batch']} | {r['replicas']} |")
         if "skipped" in r:
-            lines.append(head + f" skipped: {r['skipped']} | | | | | | |")
+            lines.append(head + f" skipped: {r['skipped']} | | | | | | | |")
             continue
         mem = None if r.get("memory_bytes") is None else r["memory_bytes"] / 2 ** 20
         lines.append(
             head + f" {r['steps_per_second']:.4g} | {r['particle_steps_per_second']:.3g} | "
             f"{r['compile_seconds']:.2f} | {_fmt(mem, '.1f')} | {r['machine_fraction']:.1%} | "
-            f"{_fmt(r.get('speedup_vs_torch'), '.1f')} | {r.get('record_every', '—')} |")
+            f"{_fmt(r.get('speedup_vs_torch'), '.1f')} | "
+            f"{_fmt(r.get('speedup_vs_torch_compile'), '.1f')} | {r.get('record_every', '—')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -461,7 +492,7 @@ def flows_markdown(rows: list[dict]) -> str:
     for r in rows:
         head = f"| {r['flow']} | {r['N']} |"
         if "skipped" in r:
-            lines.append(head + f" skipped: {r['skipped']} | | | | | | |")
+            lines.append(head + f" skipped: {r['skipped']} | | | | | | | |")
             continue
         lines.append(
             head + f" {r['steps_per_second']:.4g} | {_fmt(r.get('torch_steps_per_second'), '.4g')} | "

@@ -54,6 +54,7 @@ import csv
 import io
 import itertools
 import shutil
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -67,7 +68,7 @@ import numpy as np
 import tomli_w
 
 from meanfield.core import devices, registry
-from meanfield.core.driver import Trajectory, replica_keys, simulate
+from meanfield.core.driver import Trajectory, replica_keys, simulate_sharded
 from meanfield.io import config as C
 from meanfield.io import experiment, figures, folders, results
 
@@ -343,7 +344,6 @@ def run_cells(configs: list[C.Config], *, replicas: int | None = None, initial_s
     build = build or experiment.build_system
     R = replicas or configs[0].run.replicas
     systems = [build(c) for c in configs]
-    n = len(configs) * R
     t0 = time.perf_counter()
     keys = [replica_keys(c.run.seed, R, c.run.shared_init) for c in configs]
     init_keys = jnp.concatenate([k[0] for k in keys])
@@ -360,20 +360,10 @@ def run_cells(configs: list[C.Config], *, replicas: int | None = None, initial_s
                          else jax.jit(init)(init_keys))
     # The driver donates its carry, so keep a host copy of the initial states for the caller.
     initial_state = jax.tree.map(np.asarray, initial_state)
-    mesh = devices.replica_mesh()
-    padded = devices.padded_size(n, mesh)
-    arrays = devices.shard_replicas(devices.pad_replicas(
-        (init_keys, noise_keys, initial_state), padded), mesh)
-    if batchable:
-        batched = devices.shard_replicas(devices.pad_replicas(batched, padded), mesh)
     schedule = experiment.schedule_for(configs[0], systems[0])
-    traj = simulate(batched, schedule, arrays[0], arrays[1], system_batched=batchable,
-                    initial_state=arrays[2], chunk_records=configs[0].run.chunk_records or None,
-                    on_chunk=on_chunk)
-    if padded != n:
-        traj = traj._replace(observables=devices.unpad(traj.observables, n),
-                             snapshots=devices.unpad(traj.snapshots, n),
-                             final_state=devices.unpad(traj.final_state, n))
+    traj = simulate_sharded(batched, schedule, init_keys, noise_keys, system_batched=batchable,
+                            initial_state=initial_state,
+                            chunk_records=configs[0].run.chunk_records or None, on_chunk=on_chunk)
     return GroupRun(traj, systems, initial_state, time.perf_counter() - t0)
 
 
@@ -518,8 +508,10 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, progress: Progress | None = N
         SweepConfigChanged: when ``out`` holds a different sweep.
         FolderError: when ``out`` may not be used (not a meanfield sweep, or in use).
     """
-    out = folders.check_target(out, "sweep")
     progress = progress or Progress()
+    if not devices.is_writer():
+        return _follow(spec, Path(out), progress, force)
+    out = folders.check_target(out, "sweep")
     with folders.owned(out, "sweep"):
         if force:
             folders.clear(out, "sweep")
@@ -528,22 +520,41 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, progress: Progress | None = N
         return _run_cells(spec, out, progress)
 
 
-def _run_cells(spec: SweepSpec, out: Path, progress: Progress) -> dict:
-    """The body of :func:`run_sweep`, inside the owned and locked folder ``out``."""
+def _follow(spec: SweepSpec, out: Path, progress: Progress, force: bool) -> dict:
+    """A process other than the writer in a multi-process sweep: it computes its share of every
+    group the writer computes (the writer decides which, :func:`_run_cells`) and writes its copy
+    of the cells to a scratch folder that is deleted at the end."""
+    with tempfile.TemporaryDirectory(prefix="meanfield-follower-") as scratch:
+        return _run_cells(spec, Path(scratch), progress, read_from=None if force else out)
+
+
+def _run_cells(spec: SweepSpec, out: Path, progress: Progress,
+               read_from: Path | None = None) -> dict:
+    """The body of :func:`run_sweep`, inside the owned and locked folder ``out``.
+
+    In a multi-process sweep every process runs this loop: the writer (process 0) decides which
+    groups are unfinished in ``out`` and the others follow its decision (they write to a scratch
+    ``out``; ``read_from`` is the real folder), so that all take part in the same computations.
+    Only the writer writes the table and the study's summary.
+    """
     cell_list = cells(spec)
     t0 = time.perf_counter()
     done = computed = 0
     progress.cells(0, len(cell_list))
     study = STUDIES[spec.study]
+    where = out if read_from is None else read_from
     for group in groups(cell_list):
-        todo = [c for c in group if not finished(out / "cells" / c.name, c.config)]
-        if todo:
+        todo = [c for c in group if not finished(where / "cells" / c.name, c.config)]
+        if devices.broadcast(np.asarray(bool(todo))):
             progress.stage(f"{len(group)} cell(s): " + ", ".join(c.name for c in group))
             # The whole group is recomputed so its numbers do not depend on what survived a kill.
             study.run_group(spec, group, out, progress)
             computed += len(group)
         done += len(group)
         progress.cells(done, len(cell_list))
+    if not devices.is_writer():
+        return {"cells": len(cell_list), "computed": computed, "groups": len(groups(cell_list)),
+                "seconds": time.perf_counter() - t0, "summary": None, "csv": None}
     write_csv(spec, cell_list, out)
     summary = study.finish(spec, cell_list, out, progress)
     return {"cells": len(cell_list), "computed": computed, "groups": len(groups(cell_list)),
@@ -610,7 +621,7 @@ def draw_figures(spec: SweepSpec, cell_list: list[Cell], out: Path) -> list[Path
             if all(isinstance(c.values[axis], (int, float)) and c.values[axis] > 0
                    for c in cell_list):
                 ax.set_xscale("log")
-        if len(lines) <= 8:
+        if 1 < len(lines) <= 8:  # one line (a single axis) has no other axes to label
             axs[0][-1].legend(fontsize=7)
         fig.tight_layout()
         path = out / "figures" / f"sweep_{axis.replace('.', '_')}.png"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from meanfield.io.config import NONNEGATIVE, POSITIVE, ConfigError, one_of, option
 from meanfield.measures import laws
+from meanfield.measures.datasets import DATASETS, dataset_law
 from meanfield.networks.initial import BlockLaw
 from meanfield.schemes.noise_injection import SCHEDULES
 from meanfield.schemes.optimizers import OPTIMIZERS
@@ -30,12 +31,17 @@ class LatentConfig:
 @dataclass(frozen=True)
 class TargetConfig:
     """A law on R^K (the target P*; kinds subclass it for other laws with other defaults): a
-    Gaussian mixture or an atomic mixture.
+    Gaussian mixture, an atomic mixture, or the empirical law of a data set's training part
+    (``law = "digits"``: :mod:`meanfield.measures.datasets`, K = 64; the other keys are then
+    unused).
 
     ``means`` and ``atoms`` hold one number per component when K = 1, else one list of K numbers.
     """
 
-    law: str = option("gaussian_mixture", "target law", **one_of("gaussian_mixture", "atoms"))
+    # A data set is a value of ``law``, not a key of its own: a new key would be written into every
+    # saved config.toml of every kind using this table, and change configs saved before it.
+    law: str = option("gaussian_mixture", "target law (a data set: its training part)",
+                      **one_of("gaussian_mixture", "atoms", *DATASETS))
     weights: list = option([0.5, 0.5], "mixture weights (normalised)")
     means: list = option([-1.0, 1.0], "component means (gaussian_mixture)")
     stds: list = option([0.3, 0.3], "component standard deviations (gaussian_mixture)")
@@ -47,6 +53,12 @@ class TargetConfig:
         Raises:
             ConfigError: naming the key.
         """
+        if self.law in DATASETS:
+            dim = DATASETS[self.law][1]
+            if K != dim:
+                raise ConfigError(f"{name}.law: the data set {self.law!r} has points of dimension "
+                                  f"{dim}; set system.K = {dim} (got K = {K})")
+            return
         n = len(self.weights)
         if any(isinstance(x, list) for x in self.weights):
             raise ConfigError(f"{name}.weights: expected a flat list of numbers, got "
@@ -68,7 +80,9 @@ class TargetConfig:
             raise ConfigError(f"{name}.stds: expected positive numbers")
 
     def build(self) -> laws.Law:
-        """P*: a Gaussian mixture or an atomic mixture."""
+        """P*: a Gaussian mixture, an atomic mixture or a data set's empirical law."""
+        if self.law in DATASETS:
+            return dataset_law(self.law)
         if self.law == "gaussian_mixture":
             return laws.gaussian_mixture(self.weights, self.means, self.stds)
         return laws.atomic_mixture(self.weights, self.atoms)

@@ -9,6 +9,7 @@ from meanfield.systems.components import DescentAscentConfig, TargetConfig
 from meanfield.systems.gan.log_loss import LOSSES
 from meanfield.systems.gan.system import ALGORITHMS
 from meanfield.systems.wgan.config import WGANConfig
+from meanfield.systems.wgan.system import OUTPUTS
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,17 @@ class GANConfig(WGANConfig):
     kind: str = kind_option("gan")
     dynamics: GANDynamics = section(GANDynamics, "the GAN's descent–ascent or Algorithm 2")
     initial: InitialFit = section(InitialFit, "a law ρ₀ the generator is fitted to before t = 0")
+    output: str = option("identity", "output layer after the generator: identity, or smirnov "
+                         "(S = F_n⁻¹∘Φ per coordinate from the target's data: interpolated in the "
+                         "losses, exact for generated points; docs/model.md §10)",
+                         **one_of(*OUTPUTS))
 
     def check(self) -> None:
         super().check()
         d = self.dynamics
+        if self.output != "identity" and (self.initial.steps or d.algorithm == "jsd_flow"):
+            raise ConfigError("system.output: the Smirnov layer needs algorithm = 'gan' and no "
+                              "initial fit (both regress the generator's own output)")
         if self.initial.steps:
             if self.K != 1 or self.L != 1:
                 raise ConfigError("system.initial.steps: fitting the generator to ρ₀ needs "

@@ -32,7 +32,8 @@ import jax
 import numpy as np
 
 from meanfield.measures.expectation import Expectation
-from meanfield.networks.readout import critic, generator
+from meanfield.networks.readout import critic
+from meanfield.systems.wgan.payoff import generated_points
 
 Array = jax.Array
 LOSSES = ("saturating", "nonsaturating")
@@ -46,7 +47,8 @@ def value_at(crit: Array, fake: Array, wz: Array, real: Array, wx: Array,
         + wz @ jax.nn.log_sigmoid(-critic(crit, fake, s))
 
 
-def value(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn.sigmoid) -> Array:
+def value(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn.sigmoid,
+          out: Callable | None = None) -> Array:
     """V(D_ν, G_μ) under the expectation ``e`` (a batch, or a rule for the population).
 
     Args:
@@ -54,17 +56,18 @@ def value(gen: Array, crit: Array, e: Expectation, s: Callable = jax.nn.sigmoid)
         crit: discriminator particles ``[M, K+2]``.
         e: latents and data with their weights.
         s: activation of both networks.
+        out: an output layer after the generator (None: G = g_μ), e.g. the Smirnov layer.
 
     Returns:
         A scalar; the discriminator ascends it.
     """
-    return value_at(crit, generator(gen, e.z, s), e.wz, e.x, e.wx, s)
+    return value_at(crit, generated_points(gen, e.z, s, out), e.wz, e.x, e.wx, s)
 
 
 def nonsaturating_loss(gen: Array, crit: Array, e: Expectation,
-                       s: Callable = jax.nn.sigmoid) -> Array:
-    """−E_z ln D(G(z)), the non-saturating generator loss."""
-    return -(e.wz @ jax.nn.log_sigmoid(critic(crit, generator(gen, e.z, s), s)))
+                       s: Callable = jax.nn.sigmoid, out: Callable | None = None) -> Array:
+    """−E_z ln D(G(z)), the non-saturating generator loss (``out``: as :func:`value`)."""
+    return -(e.wz @ jax.nn.log_sigmoid(critic(crit, generated_points(gen, e.z, s, out), s)))
 
 
 def drift(logit: Callable[[Array], Array], y: Array) -> Array:

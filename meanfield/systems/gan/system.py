@@ -20,11 +20,12 @@ import optax
 
 from meanfield.measures.laws import StandardGaussian
 from meanfield.metrics.divergences import jsd_kde
-from meanfield.networks.readout import activation, blocked, critic, generator
+from meanfield.networks.readout import activation, blocked, critic
 from meanfield.schemes.descent_ascent import DescentAscent, DescentAscentState, Player, zero_sum
 from meanfield.schemes.optimizers import optimizer
 from meanfield.systems.gan import algorithm2
 from meanfield.systems.gan.log_loss import LOSSES, nonsaturating_loss, value
+from meanfield.systems.wgan.payoff import generated_points
 from meanfield.systems.wgan.system import WGAN, make_wgan
 from meanfield.systems.wgan.system import from_config as wgan_from_config
 
@@ -81,11 +82,12 @@ class LogLossGAN(WGAN):
         """Saturating: zero-sum on V (the generator's loss is the part of V it controls).
         Non-saturating: general-sum, the generator descends −E ln D(G(z))."""
         s = activation(self.act)
-        v = lambda g, c, e: value(g, c, e, s)  # noqa: E731
+        out = self.output_layer(train=True)
+        v = lambda g, c, e: value(g, c, e, s, out)  # noqa: E731
         settings = self.game_settings()
         if self.loss == "saturating":
             return zero_sum(v, **settings)
-        gen = Player(lambda g, c, e: nonsaturating_loss(g, c, e, s), settings.pop("gen_tx"))
+        gen = Player(lambda g, c, e: nonsaturating_loss(g, c, e, s, out), settings.pop("gen_tx"))
         crit = Player(lambda g, c, e: -v(g, c, e), settings.pop("crit_tx"),
                       settings.pop("crit_project"))
         return DescentAscent(gen=gen, crit=crit, **settings)
@@ -127,8 +129,8 @@ class LogLossGAN(WGAN):
         out, common = self.output_observables(state)
         e = self.rule
         real = critic(state.crit, e.x, s)
-        fake = blocked(lambda z: critic(state.crit, generator(state.gen, z, s), s), e.z,
-                       self.block)
+        fake = blocked(lambda z: critic(state.crit, generated_points(
+            state.gen, z, s, self.output_layer(train=False)), s), e.z, self.block)
         v = e.wx @ jax.nn.log_sigmoid(real) + e.wz @ jax.nn.log_sigmoid(-fake)
         obs = {"value": v, "jsd_lower_bound": 0.5 * (v + np.log(4.0)),
                "d_real": e.wx @ jax.nn.sigmoid(real), "d_fake": e.wz @ jax.nn.sigmoid(fake),
@@ -181,6 +183,9 @@ def make_gan(*, loss: str = "saturating", algorithm: str = "gan", epsilon: float
         raise ValueError("algorithm 'jsd_flow' needs the saturating loss and the alternating "
                          "scheme")
     base = make_wgan(clip=clip, **wgan) if base is None else base
+    if base.output != "identity" and (algorithm == "jsd_flow" or initial_fit[0]):
+        raise ValueError("output 'smirnov': Algorithm 2 and the initial fit regress g_μ itself; "
+                         "expected algorithm 'gan' and no initial fit")
     dt = jnp.dtype(base.dtype)
     grid, density = _jsd_grid(base.target, base.K, jsd_cells, dt)
     fit_z, fit_y = _initial_map(initial, initial_fit[0], dt)
@@ -200,4 +205,4 @@ def from_config(cfg, run) -> LogLossGAN:
                     fit_steps=d.fit_steps, critic_lr=d.critic_lr,
                     initial=i.build() if i.steps else None,
                     initial_fit=(i.steps, i.lr, i.critic_rounds),
-                    base=wgan_from_config(cfg, run))
+                    base=wgan_from_config(cfg, run, output=cfg.output))

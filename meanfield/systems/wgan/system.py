@@ -22,10 +22,14 @@ from meanfield.schemes.optimizers import OPTIMIZERS, box_projection, optimizer
 from meanfield.measures.laws import Law, midpoint_quantiles
 from meanfield.networks.initial import BlockLaw, init_critic, init_generator
 from meanfield.measures.expectation import Expectation
+from meanfield.networks import smirnov as smirnov_map
 from meanfield.systems.wgan.payoff import payoff, payoff_blocked
 from meanfield.networks.readout import activation, generator, generator_blocked
 
 Array = jax.Array
+OUTPUTS = ("identity", "smirnov")
+#: Points of the target drawn (fixed seed) for the Smirnov layer when P* is not a data set.
+SMIRNOV_POINTS = 4096
 
 
 def _static():
@@ -62,6 +66,8 @@ class WGAN:
         eval_z: fixed latents ``[n_eval, L]`` for W_1, W_2.
         eval_x: target cloud, projected on ``eval_dirs`` and sorted, ``[P, n_eval]``.
         eval_dirs: unit directions ``[P, K]`` (``[[1]]`` when K = 1: exact 1-D distances).
+        smirnov: the Smirnov layer's order statistics (``[K, n]``; ``[K, 1]`` zeros, unused, when
+            ``output`` is ``"identity"``).
         K, L, N, M: data and latent dimensions, generator and critic particle counts.
         latent, target: the laws λ and P*.
         lr: α, the raw step size.
@@ -72,6 +78,9 @@ class WGAN:
         act: activation name s.
         dtype: float dtype name of the particles.
         rule_kinds: which rule gives the exact expectations, per law.
+        output: ``"identity"`` (the generated point is g_μ(z)) or ``"smirnov"`` (S(g_μ(z)),
+            S = F_n⁻¹∘Φ per coordinate, docs/model.md §10: the interpolated layer in the game's
+            losses, the exact one in the observables and :meth:`generated`).
     """
 
     clip: Array
@@ -81,6 +90,7 @@ class WGAN:
     eval_z: Array
     eval_x: Array
     eval_dirs: Array
+    smirnov: smirnov_map.SmirnovLayer
     K: int = _static()
     L: int = _static()
     N: int = _static()
@@ -95,6 +105,7 @@ class WGAN:
     act: str = _static()
     dtype: str = _static()
     rule_kinds: tuple = _static()
+    output: str = _static()
 
     @property
     def dt(self) -> float:
@@ -130,6 +141,14 @@ class WGAN:
         w = jnp.full((self.batch_size,), 1.0 / self.batch_size, z.dtype)
         return Expectation(z, w, x, w)
 
+    def output_layer(self, train: bool):
+        """The map after the generator: None (identity), else the Smirnov layer, interpolated
+        (differentiable) when ``train``, exact otherwise."""
+        if self.output == "identity":
+            return None
+        f = smirnov_map.interpolated if train else smirnov_map.exact
+        return lambda h: f(self.smirnov, h)
+
     def draw(self, key: Array) -> Expectation:
         """The expectation used by one update drawn from ``key``."""
         return self.expect(self.sample(key))
@@ -147,7 +166,8 @@ class WGAN:
     def game(self) -> DescentAscent:
         """The zero-sum descent–ascent: the critic ascends Ψ, the generator descends it."""
         s = activation(self.act)
-        return zero_sum(lambda g, c, e: payoff(g, c, e, s), **self.game_settings())
+        out = self.output_layer(train=True)
+        return zero_sum(lambda g, c, e: payoff(g, c, e, s, out), **self.game_settings())
 
     # -- ParticleSystem --------------------------------------------------------------------
     def init(self, key: Array) -> DescentAscentState:
@@ -178,6 +198,8 @@ class WGAN:
         """The generated points at the evaluation latents ``[n_eval, K]``, and what every game on
         these networks records: W₁, W₂ to P*, moments of the outputs and of both particle sets."""
         out = generator_blocked(state.gen, self.eval_z, activation(self.act), self.block)
+        if self.output != "identity":
+            out = self.output_layer(train=False)(out)
         gm, gs = moments.mean_std(state.gen)
         cm, cs = moments.mean_std(state.crit)
         om, os_ = moments.mean_std(out)
@@ -194,7 +216,7 @@ class WGAN:
         _, common = self.output_observables(state)
         return {
             "payoff": payoff_blocked(state.gen, state.crit, self.rule, activation(self.act),
-                                     self.block),
+                                     self.block, self.output_layer(train=False)),
             **common,
             # docs/model.md §4: clamped_mass [K+3], vertex_mass, distinct_atoms, critic_diameter.
             **coagulation.observables(state.crit, self.clip),
@@ -204,8 +226,10 @@ class WGAN:
         return {"gen": state.gen, "critic": state.crit}
 
     def generated(self, gen: Array) -> Array:
-        """Generated points at the fixed evaluation latents, ``[n_eval, K]`` (for figures)."""
-        return generator(gen, self.eval_z, activation(self.act))
+        """Generated points at the fixed evaluation latents, ``[n_eval, K]`` (for figures; through
+        the exact Smirnov layer when ``output`` is ``"smirnov"``)."""
+        out = generator(gen, self.eval_z, activation(self.act))
+        return out if self.output == "identity" else self.output_layer(train=False)(out)
 
 
 def make_wgan(*, K: int, L: int, N: int, M: int, latent: Law, target: Law, lr: float,
@@ -213,7 +237,8 @@ def make_wgan(*, K: int, L: int, N: int, M: int, latent: Law, target: Law, lr: f
               scheme: str = "simultaneous", optimizer: str = "sgd", population: bool = False,
               act: str = "sigmoid", initial: WGANInit = WGANInit(), dtype: str = "float32",
               quadrature_nodes: int = 20, max_quadrature_points: int = 4096,
-              n_eval: int = 1024, n_directions: int = 64) -> WGAN:
+              n_eval: int = 1024, n_directions: int = 64, output: str = "identity",
+              smirnov_data=None) -> WGAN:
     """Build a :class:`WGAN`, computing its quadrature rule and evaluation clouds once.
 
     Args:
@@ -221,14 +246,28 @@ def make_wgan(*, K: int, L: int, N: int, M: int, latent: Law, target: Law, lr: f
         max_quadrature_points: above this a rule is a fixed sample of this size.
         n_eval: points per cloud for W_1 and W_2.
         n_directions: directions of the sliced estimator when K > 1.
+        output: ``"identity"`` or ``"smirnov"`` (see :class:`WGAN`).
+        smirnov_data: the data ``[n, K]`` the Smirnov layer is built from (default: the points of
+            a data-set target, else a fixed sample of ``SMIRNOV_POINTS`` points of P*).
         (the others: see :class:`WGAN`).
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: expected one of {', '.join(SCHEMES)}, got {scheme!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output: expected one of {', '.join(OUTPUTS)}, got {output!r}")
     activation(act)  # raises for an unknown activation
     dt = jnp.dtype(dtype)
+    if output == "identity":
+        layer = smirnov_map.SmirnovLayer(jnp.zeros((K, 1), dt))
+    else:
+        if smirnov_data is None:
+            smirnov_data = getattr(target, "points", None)
+        if smirnov_data is None:
+            smirnov_data = np.asarray(target.sample(jax.random.key(3), SMIRNOV_POINTS,
+                                                    jnp.float32), float)
+        layer = smirnov_map.smirnov_layer(jnp.asarray(smirnov_data, dt))
     rz = latent.rule(quadrature_nodes, max_quadrature_points)
     rx = target.rule(quadrature_nodes, max_quadrature_points)
     rule = Expectation(*(jnp.asarray(a, dt) for a in (rz.points, rz.weights, rx.points,
@@ -246,15 +285,15 @@ def make_wgan(*, K: int, L: int, N: int, M: int, latent: Law, target: Law, lr: f
         x = np.sort(dirs @ pts.T, axis=1)
     return WGAN(clip=jnp.asarray(clip, dt), n_critic=jnp.asarray(n_critic, jnp.int32),
                 initial=initial, rule=rule, eval_z=jnp.asarray(z, dt), eval_x=jnp.asarray(x, dt),
-                eval_dirs=jnp.asarray(dirs, dt), K=K, L=L, N=N, M=M, latent=latent,
+                eval_dirs=jnp.asarray(dirs, dt), smirnov=layer, K=K, L=L, N=N, M=M, latent=latent,
                 target=target, lr=float(lr), batch_size=batch_size, scheme=scheme,
                 optimizer=optimizer, population=population, act=act, dtype=dtype,
-                rule_kinds=(("latent", rz.kind), ("target", rx.kind)))
+                rule_kinds=(("latent", rz.kind), ("target", rx.kind)), output=output)
 
 
-def from_config(cfg, run) -> WGAN:
+def from_config(cfg, run, output: str = "identity") -> WGAN:
     """The :class:`WGAN` that a ``[system]`` config (:class:`~meanfield.systems.wgan.config.WGANConfig`)
-    describes, in ``run.dtype``."""
+    describes, in ``run.dtype``, with the output layer ``output`` (a kind's config may hold it)."""
     d, n = cfg.dynamics, cfg.numerics
     return make_wgan(K=cfg.K, L=cfg.L, N=cfg.N, M=cfg.M, latent=cfg.latent.build(cfg.L),
                      target=cfg.target.build(), lr=d.lr, n_critic=d.n_critic, clip=d.clip,
@@ -262,4 +301,5 @@ def from_config(cfg, run) -> WGAN:
                      population=d.population, act=cfg.activation,
                      initial=WGANInit(**cfg.init.blocks()), dtype=run.dtype,
                      quadrature_nodes=n.quadrature_nodes,
-                     max_quadrature_points=n.max_quadrature_points, n_eval=n.n_eval)
+                     max_quadrature_points=n.max_quadrature_points, n_eval=n.n_eval,
+                     output=output)
