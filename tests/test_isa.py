@@ -59,7 +59,10 @@ def compile_and_dump(tmp_path: Path, isa: str | None) -> tuple[int, dict]:
     """
     dump = tmp_path / f"dump_{isa or 'default'}"
     flags = f"--xla_dump_to={dump}" + (f" --xla_cpu_max_isa={isa}" if isa else "")
-    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+    # No persistent compilation cache (conftest turns it on): a cached program is not compiled
+    # again, so XLA would dump no IR to inspect.
+    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu",
+           "JAX_ENABLE_COMPILATION_CACHE": "false"}
     run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
