@@ -17,6 +17,7 @@ observables ``[R, n, ...]`` (numpy), whose entries are added to ``summary.json``
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import jax
@@ -57,3 +58,10 @@ def finite_check(tree: PyTree) -> Array:
 
 
 StepFn = Callable[[PyTree, Array], PyTree]
+
+
+def static_field():
+    """A field of a pytree system (``jax.tree_util.register_dataclass``) that is static: it fixes
+    shapes or the step count, so systems that differ in it compile separately and cannot be
+    stacked into one vmapped sweep group."""
+    return dataclasses.field(metadata={"static": True})

@@ -12,9 +12,9 @@
   flow by synchronous coupling, for the kinds of :data:`CHAOS_KINDS` (the MMD and KALE flows, the
   regression's population flow, whose particles are neurons ``[K, L+2]``). Each seed draws N_ref
   initial particles; the reference run moves all of them, the run of size N moves the first N,
-  from the very same positions, under the same target points (the same teacher and rule). E|Xᵢ(t) − X̄ᵢ(t)|² (mean over i ≤ N, then over seeds) is fitted against N on log
-  axes with the N-scaling study's fit (weighted least squares, t- and bootstrap intervals over
-  seeds). At t = 0 the difference is exactly 0, so everything measured is what the dynamics add;
+  from the very same positions, under the same target points (the same teacher and rule).
+  E|Xᵢ(t) − X̄ᵢ(t)|² (mean over i ≤ N, then over seeds) is fitted against N on log axes with the
+  N-scaling study's fit (weighted least squares, t- and bootstrap intervals over seeds). At t = 0 the difference is exactly 0, so everything measured is what the dynamics add;
   the reference's own error is O(1/N_ref) (reported as N_max/N_ref).
 
 Each study reads back the runs it finds complete in its folder (same config), so a rerun after an

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from meanfield.core.system import static_field
 from meanfield.measures.laws import StandardGaussian
 from meanfield.metrics.divergences import jsd_kde
 from meanfield.networks.readout import activation, blocked, critic
@@ -32,9 +33,6 @@ from meanfield.systems.wgan.system import from_config as wgan_from_config
 Array = jax.Array
 ALGORITHMS = ("gan", "jsd_flow")
 
-
-def _static():
-    return dataclasses.field(metadata={"static": True})
 
 
 @jax.tree_util.register_dataclass
@@ -60,12 +58,12 @@ class LogLossGAN(WGAN):
     jsd_target: Array
     fit_z: Array
     fit_y: Array
-    loss: str = _static()
-    algorithm: str = _static()
-    epsilon: float = _static()
-    fit_steps: int = _static()
-    critic_lr: float = _static()
-    fit_init: tuple = _static()
+    loss: str = static_field()
+    algorithm: str = static_field()
+    epsilon: float = static_field()
+    fit_steps: int = static_field()
+    critic_lr: float = static_field()
+    fit_init: tuple = static_field()
 
     @property
     def dt(self) -> float:

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from meanfield.core.system import static_field
 from meanfield.measures.kernels import Kernel, kernel_sums
 from meanfield.measures.laws import GaussianMixture, Law
 from meanfield.metrics import coupling
@@ -43,9 +44,6 @@ from meanfield.systems.kernel_flows import langevin, mmd
 Array = jax.Array
 FLOWS = ("mmd", "kale", "langevin")
 
-
-def _static():
-    return dataclasses.field(metadata={"static": True})
 
 
 def _w2_host(x, z) -> np.ndarray:
@@ -90,23 +88,23 @@ class ParticleFlow:
     lam: Array
     eval_dirs: Array
     eval_proj: Array
-    flow: str = _static()
-    N: int = _static()
-    d: int = _static()
-    lr: float = _static()
-    kernel: Kernel = _static()
-    initial: Law = _static()
-    target: Law = _static()
-    resampled: bool = _static()
-    schedule: str = _static()
-    n0: int = _static()
-    k_half: int = _static()
-    block: int = _static()
-    far: float = _static()
-    w2_exact: bool = _static()
-    newton_tol: float = _static()
-    newton_max_steps: int = _static()
-    dtype: str = _static()
+    flow: str = static_field()
+    N: int = static_field()
+    d: int = static_field()
+    lr: float = static_field()
+    kernel: Kernel = static_field()
+    initial: Law = static_field()
+    target: Law = static_field()
+    resampled: bool = static_field()
+    schedule: str = static_field()
+    n0: int = static_field()
+    k_half: int = static_field()
+    block: int = static_field()
+    far: float = static_field()
+    w2_exact: bool = static_field()
+    newton_tol: float = static_field()
+    newton_max_steps: int = static_field()
+    dtype: str = static_field()
 
     @property
     def dt(self) -> float:

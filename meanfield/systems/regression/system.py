@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from meanfield.core.system import static_field
 from meanfield.measures.laws import StandardGaussian
 from meanfield.metrics import moments
 from meanfield.networks.initial import BlockLaw, init_generator
@@ -49,9 +50,6 @@ from meanfield.measures.sphere import UniformSphere
 Array = jax.Array
 INPUT_LAWS = {"gaussian": StandardGaussian, "sphere": UniformSphere}
 
-
-def _static():
-    return dataclasses.field(metadata={"static": True})
 
 
 def input_law(name: str, L: int):
@@ -99,21 +97,21 @@ class Regression:
     rule_x: Array
     rule_w: Array
     beta: Array
-    N: int = _static()
-    K: int = _static()
-    L: int = _static()
-    lr: float = _static()
-    inputs: StandardGaussian | UniformSphere = _static()
-    population: bool = _static()
-    batch_size: int = _static()
-    initial: tuple = _static()
-    schedule: str = _static()
-    n0: int = _static()
-    k_half: int = _static()
-    act: str = _static()
-    mmd_form: bool = _static()
-    dtype: str = _static()
-    rule_kinds: tuple = _static()
+    N: int = static_field()
+    K: int = static_field()
+    L: int = static_field()
+    lr: float = static_field()
+    inputs: StandardGaussian | UniformSphere = static_field()
+    population: bool = static_field()
+    batch_size: int = static_field()
+    initial: tuple = static_field()
+    schedule: str = static_field()
+    n0: int = static_field()
+    k_half: int = static_field()
+    act: str = static_field()
+    mmd_form: bool = static_field()
+    dtype: str = static_field()
+    rule_kinds: tuple = static_field()
 
     @property
     def dt(self) -> float:

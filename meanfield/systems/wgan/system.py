@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import dataclasses
 
+from meanfield.core.system import static_field
 from meanfield.metrics import coagulation, moments
 from meanfield.metrics import wasserstein as obs
 from meanfield.schemes.descent_ascent import SCHEMES, DescentAscent, DescentAscentState, zero_sum
@@ -31,10 +32,6 @@ OUTPUTS = ("identity", "smirnov")
 #: Points of the target drawn (fixed seed) for the Smirnov layer when P* is not a data set.
 SMIRNOV_POINTS = 4096
 
-
-def _static():
-    # Static fields fix shapes or the step count; jax.tree_util.register_dataclass reads this flag.
-    return dataclasses.field(metadata={"static": True})
 
 
 @jax.tree_util.register_dataclass
@@ -91,21 +88,21 @@ class WGAN:
     eval_x: Array
     eval_dirs: Array
     smirnov: smirnov_map.SmirnovLayer
-    K: int = _static()
-    L: int = _static()
-    N: int = _static()
-    M: int = _static()
-    latent: Law = _static()
-    target: Law = _static()
-    lr: float = _static()
-    batch_size: int = _static()
-    scheme: str = _static()
-    optimizer: str = _static()
-    population: bool = _static()
-    act: str = _static()
-    dtype: str = _static()
-    rule_kinds: tuple = _static()
-    output: str = _static()
+    K: int = static_field()
+    L: int = static_field()
+    N: int = static_field()
+    M: int = static_field()
+    latent: Law = static_field()
+    target: Law = static_field()
+    lr: float = static_field()
+    batch_size: int = static_field()
+    scheme: str = static_field()
+    optimizer: str = static_field()
+    population: bool = static_field()
+    act: str = static_field()
+    dtype: str = static_field()
+    rule_kinds: tuple = static_field()
+    output: str = static_field()
 
     @property
     def dt(self) -> float:
