@@ -260,3 +260,48 @@ def flow_runner(flow: str, x0: np.ndarray, z: np.ndarray, q: np.ndarray, gram: n
             x, a = step(x, a, zt, qt, gt, lr, sigma, lam, newton_steps)
         return x.numpy()
     return run
+
+
+# -- teacher–student regression (docs/regression.md) --------------------------------------------
+#
+# The population flow of the risk E(θ) = ½ Σ_b w_b |g_θ(x_b) − g*(x_b)|² over fixed input points
+# x_b with weights w_b, θ ← θ − lr·N ∇_θ E (N ∇_{θᵢ} E is the mean-field velocity; meanfield uses
+# the closed form of ∇ δE/δμ, the same numbers), gradients by autograd as a researcher would.
+# ``tests/test_bench_flows.py`` checks it follows meanfield's trajectory in float64.
+
+
+def shallow(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """g_θ(x) = (1/N) Σᵢ aᵢ s(bᵢ·x + cᵢ) per output, ``[B, K]`` (``theta [N, K, L+2]``,
+    ``x [B, L]``, the logistic sigmoid)."""
+    a, b, c = theta[..., 0], theta[..., 1:-1], theta[..., -1]
+    return (a * torch.sigmoid(torch.einsum("nkl,bl->bnk", b, x) + c)).mean(dim=1)
+
+
+def regression_step(theta: torch.Tensor, teacher: torch.Tensor, x: torch.Tensor, w: torch.Tensor,
+                    lr: float) -> torch.Tensor:
+    """One explicit Euler step of the population flow: the new neurons ``[N, K, L+2]``."""
+    target = shallow(teacher, x)
+
+    def risk(th):
+        r = shallow(th, x) - target
+        return 0.5 * (w * (r * r).sum(1)).sum()
+
+    return theta - lr * theta.shape[0] * torch.func.grad(risk)(theta)
+
+
+def regression_runner(theta0: np.ndarray, teacher: np.ndarray, x: np.ndarray, w: np.ndarray,
+                      lr: float, compiled: bool = False):
+    """For ``meanfield bench``: ``run(steps) -> theta`` (numpy) doing ``steps`` regression steps
+    from ``theta0`` at every call, eagerly or under ``torch.compile`` (compiled at the first
+    call)."""
+    th0 = torch.tensor(np.array(theta0))
+    tt, xt, wt = (torch.tensor(np.array(v), dtype=th0.dtype) for v in (teacher, x, w))
+    step = (torch.compile(regression_step, dynamic=False, fullgraph=True) if compiled
+            else regression_step)
+
+    def run(steps: int) -> np.ndarray:
+        th = th0
+        for _ in range(steps):
+            th = step(th, tt, xt, wt, lr)
+        return th.numpy()
+    return run

@@ -73,11 +73,34 @@ def test_kale_same_trajectory_as_meanfield():
     np.testing.assert_allclose(x_t, np.asarray(final.x), rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("flow", ["mmd", "kale"])
+def test_regression_same_trajectory_as_meanfield():
+    """20 steps of the regression's population flow (autograd of the risk in PyTorch, the closed
+    form of ∇δE/δμ in meanfield) agree to 1e-10 (float64), with K = 2 outputs, L = 3 inputs."""
+    from meanfield.networks.initial import BlockLaw
+    from meanfield.systems.regression.system import draw_teacher, make_regression
+
+    steps = 20
+    with jax.enable_x64(True):
+        teacher = draw_teacher(0, 3, 2, 3, BlockLaw(0, 4), BlockLaw(0, 3), BlockLaw(0, 1),
+                               "float64")
+        system = make_regression(N=12, K=2, L=3, lr=2.0, teacher=teacher, quadrature_nodes=5,
+                                 dtype="float64")
+        state0 = system.init(jax.random.key(0))
+        theta_j = np.asarray(_meanfield_run(system, state0, steps).x)
+        th0 = np.asarray(state0.x)
+        run = torch_reference.regression_runner(th0, np.asarray(teacher),
+                                                np.asarray(system.rule_x),
+                                                np.asarray(system.rule_w), 2.0)
+        theta_t = run(steps)
+    assert np.abs(theta_j - th0).max() > 0.1
+    np.testing.assert_allclose(theta_t, theta_j, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("flow", ["mmd", "kale", "regression"])
 def test_flow_row_without_torch(flow):
     """A tiny flows row with the PyTorch side switched off: meanfield timed, torch columns None,
     and the markdown table renders it."""
-    cfg = bench.FlowBenchConfig(flow=flow, N=16, M=16)
+    cfg = bench.FlowBenchConfig(flow=flow, N=16, M=16 if flow != "regression" else 3)
     row = bench.bench_flow(cfg, budget=0.01, torch=False)
     assert row["steps_per_second"] > 0 and row["repeats"] >= 3
     for k in ("torch_steps_per_second", "torch_compile_steps_per_second", "speedup_vs_torch",
@@ -86,11 +109,13 @@ def test_flow_row_without_torch(flow):
     if flow == "kale":
         assert row["newton_steps"] >= 1
     md = bench.flows_markdown([row])
-    assert f"| {flow} | 16 |" in md and "| — | — |" in md
+    assert f"| {flow} | 16 | {cfg.M} | {cfg.d} |" in md and "| — | — |" in md
 
 
 def test_flow_table():
-    """The flows section: MMD at N = M ∈ {1000, 4096} and KALE at N = M = 300, float32, d = 2."""
+    """The flows section: MMD at N = M ∈ {1000, 4096} and KALE at N = M = 300 (d = 2), the
+    regression at N = 1024 (d = 1) and N = 4096 (d = 8); float32."""
     rows = [(c.flow, c.N, c.M, c.d, c.dtype) for c in bench.flow_configs()]
     assert rows == [("mmd", 1000, 1000, 2, "float32"), ("mmd", 4096, 4096, 2, "float32"),
-                    ("kale", 300, 300, 2, "float32")]
+                    ("kale", 300, 300, 2, "float32"), ("regression", 1024, 4, 1, "float32"),
+                    ("regression", 4096, 16, 8, "float32")]

@@ -309,11 +309,12 @@ def test_boundary_mass_counts_clamped_particles():
 @pytest.mark.parametrize("scheme, population", [
     ("simultaneous", False), pytest.param("alternating", False, marks=pytest.mark.slow),
     ("simultaneous", True)])
-@pytest.mark.parametrize("block_bytes", [None, 64])
+@pytest.mark.parametrize("block_bytes, steps", [(None, 24), (64, 24), (384, 26)])
 def test_block_drawn_noise_equals_per_step_draws(x64, monkeypatch, scheme, population,
-                                                 block_bytes):
+                                                 block_bytes, steps):
     """The driver draws the noise of many steps at once (``step_noise``), in blocks that may be
-    shorter than a record; the trajectory must be the one of
+    shorter than a record, and with a shorter last block when the record interval (13, a prime)
+    has no good divisor; the trajectory must be the one of
     ``step(state, step_noise(fold_in(key, k)))`` taken step by step, to rounding (float64,
     1e-12)."""
     from meanfield.core import driver
@@ -321,11 +322,13 @@ def test_block_drawn_noise_equals_per_step_draws(x64, monkeypatch, scheme, popul
     if block_bytes is not None:  # a few steps per block: several blocks per record
         monkeypatch.setattr(driver, "NOISE_BLOCK_BYTES", block_bytes)
     w = small_wgan(N=6, M=5, batch_size=3, n_critic=2, scheme=scheme, population=population)
-    steps = 24
     sched = make_schedule(w.dt, steps * w.dt, n_records=3)
-    assert sched.n_steps == steps and sched.record_every == 12
+    assert sched.n_steps == steps and sched.record_every == steps // 2
     if block_bytes is not None and not population and scheme == "simultaneous":
-        assert driver._noise_block(w, sched.record_every) < sched.record_every
+        block, rest = driver._noise_block(w, sched.record_every)
+        # 48 bytes a step (z and x, 3 points each, float64): blocks of 1 step (64 bytes), and
+        # of 8 steps then 5 for a record of 13 steps (384 bytes).
+        assert (block, rest) == ((1, 0) if block_bytes == 64 else (8, 5))
     key_init, key_noise = jax.random.key(1), jax.random.key(2)
     traj = simulate(w, sched, key_init[None], key_noise[None])
     state = w.init(key_init)

@@ -246,31 +246,41 @@ def _draws_noise(system) -> bool:
     return callable(getattr(system, "step_noise", None))
 
 
-def _noise_block(system, every: int) -> int:
-    """Steps whose noise is drawn at once: the largest divisor of ``every`` within the budget."""
+def _noise_block(system, every: int) -> tuple[int, int]:
+    """``(block, rest)``: steps whose noise is drawn at once, and the steps left after
+    ``every // block`` such blocks. The block is the largest divisor of ``every`` within the
+    budget when that divisor is at least a quarter of it (no remainder), else the budget itself
+    and a shorter last block: a record interval with no good divisor (a prime number of steps)
+    would otherwise draw one step at a time, 3-5x slower (benchmarks/README.md)."""
     if not _draws_noise(system):
-        return every
+        return every, 0
     shapes = jax.eval_shape(system.step_noise, jax.random.key(0))
     per_step = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
-    cap = max(1, NOISE_BLOCK_BYTES // max(per_step, 1))
-    return max(d for d in range(1, min(every, cap) + 1) if every % d == 0)
+    cap = min(every, max(1, NOISE_BLOCK_BYTES // max(per_step, 1)))
+    divisor = max(d for d in range(1, cap + 1) if every % d == 0)
+    if 4 * divisor >= cap:
+        return divisor, 0
+    return cap, every % cap
 
 
-def chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = None):
+def chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = None,
+                  observe: bool = True):
     """``(system, carry[R], keys[R], first_record) -> (carry[R], observables[R, chunk])``.
 
     ``system`` is mapped over its leading axis when ``batched`` (one system per replica), else
     shared by all replicas. A system that is not a pytree is passed as ``fixed`` and closed over.
+    ``observe=False`` records no observables (an empty dict): ``meanfield bench`` times the
+    steps and the observables apart.
     """
     snap_records = jnp.asarray(schedule.snapshot_records or (-1,), dtype=jnp.int32)
     every = schedule.record_every
 
     def one_record(system, carry: Carry, key: jax.Array, record: jax.Array):
-        block = _noise_block(system, every)
+        block, rest = _noise_block(system, every)
 
-        def one_block(state, b):
+        def run_steps(state, start, size: int):
             # Step k's randomness comes from fold_in(key, k) alone, so chunking cannot change it.
-            steps = (record - 1) * every + b * block + jnp.arange(block)
+            steps = (record - 1) * every + start + jnp.arange(size)
             keys = jax.vmap(jax.random.fold_in, (None, 0))(key, steps)
             # Drawn for a block of steps at once: one vectorised RNG call instead of many small
             # ones, and samples that XLA cannot fuse into (and recompute in) the step's loops.
@@ -282,15 +292,19 @@ def chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = No
                 # step, which then cannot vectorise (1.7-3.3x slower on CPU; benchmarks/README).
                 state, current = carry
                 following = jax.tree.map(
-                    lambda a: jax.lax.dynamic_index_in_dim(a, jnp.minimum(i + 1, block - 1),
+                    lambda a: jax.lax.dynamic_index_in_dim(a, jnp.minimum(i + 1, size - 1),
                                                            keepdims=False), noise)
                 return (system.step(state, current), following), None
 
             first = jax.tree.map(lambda a: a[0], noise)
-            (state, _), _ = jax.lax.scan(one_step, (state, first), jnp.arange(block))
-            return state, None
+            (state, _), _ = jax.lax.scan(one_step, (state, first), jnp.arange(size))
+            return state
 
-        state, _ = jax.lax.scan(one_block, carry.state, jnp.arange(every // block))
+        full = every // block
+        state, _ = jax.lax.scan(lambda s, b: (run_steps(s, b * block, block), None),
+                                carry.state, jnp.arange(full))
+        if rest:
+            state = run_steps(state, full * block, rest)
         hit = snap_records == record
         slot = jnp.argmax(hit)
         shot = system.snapshot(state)
@@ -298,7 +312,7 @@ def chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = No
             lambda buf, x: buf.at[slot].set(jnp.where(hit.any(), x, buf[slot])), carry.snaps, shot)
         bad = jnp.where((carry.bad_record < 0) & ~finite_check(state),
                         record.astype(jnp.int32), carry.bad_record)
-        return Carry(state, snaps, bad), system.observe(state)
+        return Carry(state, snaps, bad), (system.observe(state) if observe else {})
 
     def replica(system, carry: Carry, key: jax.Array, first_record: jax.Array):
         system = fixed if fixed is not None else system
@@ -308,7 +322,18 @@ def chunk_program(schedule: Schedule, chunk: int, batched: bool, fixed: Any = No
 
         return jax.lax.scan(body, carry, jnp.arange(chunk))
 
-    return jax.vmap(replica, in_axes=(0 if batched else None, 0, 0, None))
+    replicas = jax.vmap(replica, in_axes=(0 if batched else None, 0, 0, None))
+
+    def program(system, carry: Carry, keys: jax.Array, first_record: jax.Array):
+        if keys.shape[0] != 1:
+            return replicas(system, carry, keys, first_record)
+        # One replica runs unbatched: under vmap every product of the step is a batched dot with
+        # a batch of one, which XLA:CPU ran 17-22% slower (benchmarks/README.md).
+        first = functools.partial(jax.tree.map, lambda a: a[0])
+        out = replica(first(system) if batched else system, first(carry), keys[0], first_record)
+        return jax.tree.map(lambda a: a[None], out)
+
+    return program
 
 
 def replica_keys(seed: int, replicas: int, shared_init: bool = False) -> tuple[jax.Array, jax.Array]:

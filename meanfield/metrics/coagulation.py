@@ -74,6 +74,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from meanfield.metrics import sorting
 from meanfield.networks.readout import blocked
 
 Array = jax.Array
@@ -177,7 +178,8 @@ def _cells(crit: Array, tol: Array) -> tuple[Array, Array]:
 
     def step(carry):
         k, stable, cell, x, order = carry
-        cell, xj, perm = jax.lax.sort((cell, x[k % d], iota), num_keys=2)
+        cell, kj, perm = jax.lax.sort((cell, sorting.key(x[k % d]), iota), num_keys=2)
+        xj = sorting.from_key(kj, x.dtype)
         # A subtraction and a comparison, both correctly rounded: the cells are a function of the
         # values alone, the same under every instruction set.
         new = (cell[1:] != cell[:-1]) | (xj[1:] - xj[:-1] > tol)

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from meanfield.metrics import sorting
+
 Array = jax.Array
 
 
@@ -30,7 +32,7 @@ def wasserstein_sorted(a: Array, b: Array, p: int) -> Array:
     Returns:
         A scalar.
     """
-    d = jnp.abs(jnp.sort(a) - b)
+    d = jnp.abs(sorting.sort(a) - b)
     return jnp.mean(d ** p) ** (1.0 / p)
 
 
@@ -43,7 +45,7 @@ def sliced_wasserstein(a: Array, b_proj_sorted: Array, directions: Array, p: int
         directions: unit vectors ``[P, K]``.
         p: 1 or 2.
     """
-    pa = jnp.sort(directions @ a.T, axis=1)
+    pa = sorting.sort(directions @ a.T, axis=1)
     return jnp.mean(jnp.abs(pa - b_proj_sorted) ** p) ** (1.0 / p)
 
 

@@ -3,8 +3,12 @@
 For one configuration (N, M, K, L, batch m, replicas R, scheme) it reports, after compilation:
 
 - ``steps_per_second``: generator steps of one replica per second of wall time, all R replicas
-  advancing together, observables recorded every max(1000, 4N) steps as in a run
+  advancing together, in the driver's compiled chunk program without observables
   (R·steps_per_second replica-steps are done per second);
+- ``observe_seconds``: one record of the observables of all R replicas, timed apart;
+  ``observables_fraction``: their share of a run's time when recorded every ``record_every`` =
+  max(1000, 4N) steps (a run's default cadence, :func:`record_every`, which does not depend on how
+  many steps the bench times), and ``run_steps_per_second``, the rate of such a run;
 - ``particle_steps_per_second``: N·R·steps_per_second (generator particles moved per second);
 - ``compile_seconds`` and ``memory_bytes`` (XLA's buffer sizes of the compiled chunk program:
   arguments + outputs + temporaries, i.e. its peak; it grows with snapshots, not with steps);
@@ -24,8 +28,9 @@ and under ``torch.compile``, side by side (:func:`bench_flow`).
 
 The driver is measured as a run uses it: the compiled chunk program of
 :func:`meanfield.core.driver.simulate` (``vmap`` over replicas of ``scan`` over records of ``scan`` over
-steps), observables computed once per record. Timings are medians of repeats of one chunk; the
-machine is shared, so the spread (``steps_per_second_best``) is reported too.
+steps), with its observables switched off and timed separately. Timings are medians of
+interleaved repeats; the machine is shared, so the spread (``steps_per_second_best``) is
+reported too.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ TABLE_KL = ((1, 1), (8, 8))
 TABLE_BATCH = (1, 64)
 TABLE_REPLICAS = (1, 64)
 #: Skip a configuration whose compiled program would need more than this many bytes.
-MEMORY_CAP = 2 * 1024 ** 3
+MEMORY_CAP = 4 * 1024 ** 3
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ class BenchConfig:
         kw = dict(K=self.K, L=self.L, N=self.N, M=self.M, latent=laws.StandardGaussian(self.L),
                   target=target, lr=1.0, n_critic=1, batch_size=self.batch,
                   scheme="simultaneous" if pop else self.scheme, population=pop,
-                  dtype=self.dtype, n_eval=256, n_directions=16)
+                  dtype=self.dtype)
         if self.game == "gan":
             from meanfield.systems.gan.system import make_gan
             return make_gan(clip=float("inf"), **kw)
@@ -114,11 +119,13 @@ def step_work(cfg: BenchConfig, system=None) -> tuple[float, float]:
     return float(gen_s + crit_s), float(3 * (gen_f + crit_f))
 
 
-def machine_limit(size: int = 1 << 21, repeats: int = 7, dtype=jnp.float32) -> dict:
+def machine_limit(size: int = 1 << 21, seconds: float = 0.3, dtype=jnp.float32) -> dict:
     """Rates of XLA on large fused elementwise arrays on this machine, now.
 
     ``sigmoid_per_second``: ``jax.nn.sigmoid`` over ``size`` elements; ``fma_per_second``: 16
     chained multiply–adds per element over the same array (compute-bound, not memory-bound).
+    Each is the best of repeats over about ``seconds`` (at least 10, after a warm-up): a limit is
+    a best case, and the first calls in a fresh process ran up to 5× slower.
     """
     x = jnp.linspace(-3.0, 3.0, size, dtype=dtype)
 
@@ -130,9 +137,10 @@ def machine_limit(size: int = 1 << 21, repeats: int = 7, dtype=jnp.float32) -> d
     out = {}
     for name, fn, per in (("sigmoid_per_second", jax.nn.sigmoid, 1), ("fma_per_second", chain, 16)):
         f = jax.jit(fn)
-        jax.block_until_ready(f(x))
-        ts = []
-        for _ in range(repeats):
+        for _ in range(3):
+            jax.block_until_ready(f(x))
+        ts, t_end = [], time.perf_counter() + seconds
+        while len(ts) < 10 or time.perf_counter() < t_end:
             t0 = time.perf_counter()
             jax.block_until_ready(f(x))
             ts.append(time.perf_counter() - t0)
@@ -147,27 +155,38 @@ def limit_seconds(cfg: BenchConfig, limit: dict, system=None) -> float:
 
 
 def estimated_bytes(cfg: BenchConfig, system=None) -> float:
-    """Rough size of the largest intermediates: the [m, N, K, L] and [m, M, K] arrays, ×R."""
+    """Rough size of the step's largest intermediates, ×R: a few ``[N·K, m]`` and ``[M, m]``
+    arrays (pre-activations, sigmoids, their cotangents) and the particles with their copies."""
     bz = cfg.batch
     if cfg.scheme == "population":
         system = system or cfg.system()
         bz = max(system.rule.z.shape[0], system.rule.x.shape[0])
     item = np.dtype(cfg.dtype).itemsize
-    return 6.0 * item * cfg.replicas * bz * (cfg.N * cfg.K * (cfg.L + 2) + cfg.M * (cfg.K + 2))
+    particles = cfg.N * cfg.K * (cfg.L + 2) + cfg.M * (cfg.K + 2)
+    return item * cfg.replicas * (4.0 * bz * (cfg.N * cfg.K + 2 * cfg.M) + 8.0 * particles)
+
+
+def record_every(cfg: BenchConfig) -> int:
+    """Steps between records in a run at the default cadence: 101 records over a horizon T are
+    T·N/(100 α) steps apart, proportional to N (the quickstart: T = 1500, α = 4, every 3.75 N
+    steps); the bench takes every max(1000, 4 N) steps, whatever number of steps it times."""
+    return max(1000, 4 * cfg.N)
 
 
 class _Program:
-    """The driver's compiled chunk program for ``cfg`` with its carry, ready to time."""
+    """The driver's compiled chunk program for ``cfg`` without observables (``steps`` steps of
+    every replica) with its carry, ready to time; and the observables of one record, apart."""
 
-    def __init__(self, cfg: BenchConfig, system, record_every: int, chunk: int):
-        self.schedule = Schedule(system.dt, record_every, chunk, ())
+    def __init__(self, cfg: BenchConfig, system, steps: int):
+        self.schedule = Schedule(system.dt, steps, 1, ())
         init_keys, self.noise_keys = replica_keys(0, cfg.replicas)
         state = jax.jit(jax.vmap(system.init))(init_keys)
         shot = jax.vmap(system.snapshot)(state)
         snaps = jax.tree.map(lambda x: x[:, None], shot)
         self.carry = Carry(state, snaps, jnp.full((cfg.replicas,), -1, jnp.int32))
         self.system = system
-        program = jax.jit(chunk_program(self.schedule, chunk, False, None), donate_argnums=1)
+        program = jax.jit(chunk_program(self.schedule, 1, False, None, observe=False),
+                          donate_argnums=1)
         t0 = time.perf_counter()
         self.compiled = program.lower(system, self.carry, self.noise_keys, jnp.int32(1)).compile()
         self.compile_seconds = time.perf_counter() - t0
@@ -175,17 +194,42 @@ class _Program:
         self.memory_bytes = None if mem is None else int(
             mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
             - mem.alias_size_in_bytes)
-        self.steps = record_every * chunk
+        self.steps = steps
         self.record = 1
+        self.observe = _observe_program(system, state)
+        self.observe_calls = max(1, min(64, int(0.05 / max(self.observe_once(), 1e-6))))
+        self.observe = _observe_program(system, state, self.observe_calls)
 
     def run_once(self) -> float:
-        """Seconds for one chunk (``self.steps`` steps of every replica), observables included."""
+        """Seconds for ``self.steps`` steps of every replica (no observables)."""
         t0 = time.perf_counter()
-        self.carry, obs = self.compiled(self.system, self.carry, self.noise_keys,
-                                        jnp.int32(self.record))
-        jax.block_until_ready((self.carry, obs))
-        self.record += self.schedule.n_intervals
+        self.carry, _ = self.compiled(self.system, self.carry, self.noise_keys,
+                                      jnp.int32(self.record))
+        jax.block_until_ready(self.carry)
+        self.record += 1
         return time.perf_counter() - t0
+
+    def observe_once(self) -> float:
+        """Seconds for the observables of one record of every replica (a mean over the
+        ``observe_calls`` records of one compiled program)."""
+        t0 = time.perf_counter()
+        jax.block_until_ready(self.observe(self.system, self.carry.state))
+        return (time.perf_counter() - t0) / getattr(self, "observe_calls", 1)
+
+
+def _observe_program(system, state, calls: int = 1):
+    """The compiled observables of all replicas, ``calls`` times in one program (as a run records
+    them inside its compiled chunk, without a dispatch each), each time of a slightly rescaled
+    state so that XLA cannot hoist them out of the loop."""
+    def many(sys_, st):
+        def body(i, acc):
+            scale = 1.0 + 1e-7 * i
+            s = jax.tree.map(lambda a: a * scale.astype(a.dtype)
+                             if jnp.issubdtype(a.dtype, jnp.floating) else a, st)
+            obs = jax.vmap(sys_.observe)(s)
+            return acc + sum(jnp.sum(v).astype(jnp.float32) for v in jax.tree.leaves(obs))
+        return jax.lax.fori_loop(0, calls, body, jnp.float32(0))
+    return jax.jit(many).lower(system, state).compile()
 
 
 #: The PyTorch reference lives with the benchmarks, outside the installed package.
@@ -212,22 +256,13 @@ def bench_one(cfg: BenchConfig, limit: dict | None = None, budget: float = 2.0,
     row = asdict(cfg)
     est_bytes = estimated_bytes(cfg, system)
     t_limit = limit_seconds(cfg, limit, system)
-    # Pessimistic per-step time (10% of the limit, at least 5 µs) sizes a chunk of about budget/5.
+    # Pessimistic per-step time (10% of the limit, at least 5 µs) sizes a repeat of about budget/5.
     t_guess = max(5e-6, 10.0 * t_limit)
     if est_bytes > MEMORY_CAP:
         return {**row, "skipped": f"estimated {est_bytes / 2**30:.1f} GiB > {MEMORY_CAP / 2**30:.0f} GiB"}
     if t_guess > 20 * budget:
         return {**row, "skipped": f"one step estimated at {t_guess:.1f} s"}
-    steps = max(1, int(budget / 5 / t_guess))
-    # Observables as often as a run records them: 101 records over a horizon T are T·N/(100 α)
-    # steps apart, proportional to N (the quickstart: T = 1500, α = 4, every 3.75 N steps); the
-    # bench records every 4 N steps, at least 1000. observe() is not free (W_1, W_2 at n_eval
-    # latents, the payoff under the exact rule, sorting the critic for its atoms, its O(M²)
-    # diameter). A chunk holds at least one record, so a slow configuration may record less
-    # often (at most 4·budget seconds per record at the pessimistic guess): the row says.
-    record_every = min(max(1000, 4 * cfg.N), max(steps, int(4 * budget / t_guess)))
-    chunk = max(1, steps // record_every)
-    prog = _Program(cfg, system, record_every, chunk)
+    prog = _Program(cfg, system, max(1, int(budget / 5 / t_guess)))
     prog.run_once()  # warm-up: first execution allocates
 
     use_torch = (cfg.scheme == "simultaneous" and cfg.replicas == 1 and cfg.dtype == "float32"
@@ -250,21 +285,27 @@ def bench_one(cfg: BenchConfig, limit: dict | None = None, budget: float = 2.0,
             compiled = True
         except Exception as e:  # noqa: BLE001 — e.g. no C++ compiler for inductor
             row["torch_compile_error"] = f"{type(e).__name__}: {str(e)[:200]}"
-    mf, th, tc = [], [], []
+    mf, th, tc, obs = [], [], [], []
     t_end = time.perf_counter() + (2 + compiled) * budget
     while len(mf) < 3 or (time.perf_counter() < t_end and len(mf) < 15):
         mf.append(prog.steps / prog.run_once())
+        obs.append(prog.observe_once())
         if use_torch:
             th.append(torch_steps / torch_once(torch_steps))
         if compiled:
             tc.append(torch_steps / torch_once(torch_steps, compiled=True))
     sps = statistics.median(mf)
+    every, t_obs = record_every(cfg), statistics.median(obs)
+    t_between = every / sps
     row.update(
         steps_per_second=sps, steps_per_second_best=max(mf),
         particle_steps_per_second=sps * cfg.N * cfg.replicas,
         compile_seconds=prog.compile_seconds, memory_bytes=prog.memory_bytes,
-        steps_per_chunk=prog.steps, record_every=record_every, repeats=len(mf),
-        machine_fraction=t_limit * sps, limit_steps_per_second=1.0 / t_limit)
+        steps_per_repeat=prog.steps, repeats=len(mf),
+        machine_fraction=t_limit * sps, limit_steps_per_second=1.0 / t_limit,
+        record_every=every, observe_seconds=t_obs,
+        observables_fraction=t_obs / (t_obs + t_between),
+        run_steps_per_second=every / (t_between + t_obs))
     if use_torch:
         row.update(torch_steps_per_second=statistics.median(th),
                    speedup_vs_torch=statistics.median(a / b for a, b in zip(mf, th)))
@@ -310,41 +351,50 @@ def markdown(rows: list[dict], env: dict, limit: dict) -> str:
         f"jax {env['versions'].get('jax')}, torch {env['torch']}, {env['date']}.", "",
         f"Machine limit measured in the same run: {limit['sigmoid_per_second']:.3g} sigmoid/s, "
         f"{limit['fma_per_second']:.3g} multiply–add/s (XLA, large fused arrays, float32).", "",
-        "steps/s: generator steps of each replica per second (all R replicas together); "
-        "particle-steps/s = N·R·steps/s; memory: XLA buffers of the compiled chunk; "
-        "limit: fraction of the machine limit; vs eager, vs compile: meanfield / PyTorch eager "
-        "and / the same step under `torch.compile`, interleaved in the same process.", "",
+        "steps/s: generator steps of each replica per second (all R replicas together), the "
+        "driver's compiled steps without observables; particle-steps/s = N·R·steps/s; memory: "
+        "XLA buffers of the compiled chunk; limit: fraction of the machine limit; vs eager, vs "
+        "compile: meanfield / PyTorch eager and / the same step under `torch.compile`, "
+        "interleaved in the same process; observables: their share of a run's time when they are "
+        "recorded every `record every` steps (max(1000, 4N), a run's default cadence).", "",
         "| game | scheme | N=M | K | L | m | R | steps/s | particle-steps/s | compile s | "
-        "memory MiB | limit | vs eager | vs compile | record every |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        "memory MiB | limit | vs eager | vs compile | observables | record every |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+        "| --- |"]
     for r in rows:
         head = (f"| {r.get('game', 'wgan')} | {r['scheme']} | {r['N']} | {r['K']} | {r['L']} | "
                 f"{r['batch']} | {r['replicas']} |")
         if "skipped" in r:
-            lines.append(head + f" skipped: {r['skipped']} | | | | | | | |")
+            lines.append(head + f" skipped: {r['skipped']} | | | | | | | | |")
             continue
         mem = None if r.get("memory_bytes") is None else r["memory_bytes"] / 2 ** 20
         lines.append(
             head + f" {r['steps_per_second']:.4g} | {r['particle_steps_per_second']:.3g} | "
             f"{r['compile_seconds']:.2f} | {_fmt(mem, '.1f')} | {r['machine_fraction']:.1%} | "
             f"{_fmt(r.get('speedup_vs_torch'), '.1f')} | "
-            f"{_fmt(r.get('speedup_vs_torch_compile'), '.1f')} | {r.get('record_every', '—')} |")
+            f"{_fmt(r.get('speedup_vs_torch_compile'), '.1f')} | "
+            f"{_fmt(r.get('observables_fraction'), '.1%')} | {r.get('record_every', '—')} |")
     return "\n".join(lines) + "\n"
 
 
-# -- kernel flows in data space ------------------------------------------------------------------
-#: The flows section of the table: (flow, N = M).
-FLOW_TABLE = (("mmd", 1000), ("mmd", 4096), ("kale", 300))
-#: Gaussian kernel bandwidth of the flows section. The particles start at N(0, I₂) and the target is
-#: N((10, 10), 0.5² I₂): at σ = 5 no kernel value is subnormal in float32 (at σ = 1 the
+# -- gradient flows: kernel flows in data space, the regression ----------------------------------
+#: Gaussian kernel bandwidth of the kernel flows' rows. The particles start at N(0, I₂) and the
+#: target is N((10, 10), 0.5² I₂): at σ = 5 no kernel value is subnormal in float32 (at σ = 1 the
 #: cross terms e^(−100) are, and the bench would time the CPU's subnormal arithmetic).
 FLOW_SIGMA = 5.0
+#: Teacher seed of the regression rows.
+REGRESSION_TEACHER_SEED = 0
 
 
 @dataclass(frozen=True)
 class FlowBenchConfig:
-    """One row of the flows section: the MMD flow (no noise injection) or the KALE flow, a fixed
-    target sample of M points, one replica."""
+    """One row of the flows section, one replica.
+
+    ``flow = "mmd"`` (no noise injection) or ``"kale"``: N particles in R^d toward a fixed target
+    sample of M points. ``flow = "regression"``: the population flow of N student neurons
+    (K = 1 output, d inputs) toward a teacher of M neurons, the expectation over N(0, I_d) by its
+    rule (Gauss–Hermite for d = 1; a fixed 4096-point sample above 4096 points).
+    """
 
     flow: str = "mmd"
     N: int = 1000
@@ -355,6 +405,14 @@ class FlowBenchConfig:
     dtype: str = "float32"
 
     def system(self):
+        if self.flow == "regression":
+            from meanfield.networks.initial import BlockLaw
+            from meanfield.systems.regression.system import draw_teacher, make_regression
+
+            teacher = draw_teacher(REGRESSION_TEACHER_SEED, self.M, 1, self.d, BlockLaw(0, 4),
+                                   BlockLaw(0, 3), BlockLaw(0, 1), self.dtype)
+            return make_regression(N=self.N, K=1, L=self.d, lr=self.lr, teacher=teacher,
+                                   mmd_form=False, dtype=self.dtype)
         from meanfield.measures.kernels import Kernel
         from meanfield.systems.kernel_flows.system import make_flow
 
@@ -364,14 +422,25 @@ class FlowBenchConfig:
                          target=laws.gaussian_mixture([1.0], [[10.0] * self.d], [0.5]),
                          kernel=Kernel("gaussian", FLOW_SIGMA), M=self.M, dtype=self.dtype, **kw)
 
-    def steps(self) -> int:
+    def steps(self, system=None) -> int:
         """Steps per timed repeat: 50, fewer for large N (about 0.1 s of meanfield per repeat)."""
-        pairs = self.N * (self.N + self.M) + (3 * self.M ** 3 if self.flow == "kale" else 0)
+        if self.flow == "regression":
+            system = system or self.system()
+            pairs = 3 * self.N * system.rule_x.shape[0] * (self.d + 2)
+        else:
+            pairs = self.N * (self.N + self.M) + (3 * self.M ** 3 if self.flow == "kale" else 0)
         return int(min(50, max(5, 1e8 // pairs)))
 
 
+#: The flows section of the table.
+FLOW_TABLE = (FlowBenchConfig("mmd", 1000, 1000), FlowBenchConfig("mmd", 4096, 4096),
+              FlowBenchConfig("kale", 300, 300),
+              FlowBenchConfig("regression", 1024, 4, d=1, lr=2.0),
+              FlowBenchConfig("regression", 4096, 16, d=8, lr=2.0))
+
+
 def flow_configs() -> list[FlowBenchConfig]:
-    return [FlowBenchConfig(flow=f, N=n, M=n) for f, n in FLOW_TABLE]
+    return list(FLOW_TABLE)
 
 
 def bench_flow(cfg: FlowBenchConfig, budget: float = 1.0, torch: bool | None = None) -> dict:
@@ -390,8 +459,10 @@ def bench_flow(cfg: FlowBenchConfig, budget: float = 1.0, torch: bool | None = N
     ``torch_compile_error``).
     """
     system = cfg.system()
-    steps = cfg.steps()
-    row = {**asdict(cfg), "kernel_bandwidth": FLOW_SIGMA, "steps_per_repeat": steps}
+    steps = cfg.steps(system)
+    row = {**asdict(cfg), "steps_per_repeat": steps}
+    if cfg.flow != "regression":
+        row["kernel_bandwidth"] = FLOW_SIGMA
     state0 = jax.jit(system.init)(jax.random.key(0))
     keys = jax.random.split(jax.random.key(1), steps)
     kale = cfg.flow == "kale"
@@ -425,10 +496,16 @@ def bench_flow(cfg: FlowBenchConfig, budget: float = 1.0, torch: bool | None = N
                torch_compile_seconds=None)
     if _torch_available() if torch is None else torch:
         tr = torch_reference()
-        args = (cfg.flow, np.asarray(state0.x), np.asarray(system.target_x),
-                np.asarray(system.target_w), np.asarray(system.gram) if kale else None,
-                cfg.lr, FLOW_SIGMA, cfg.lam, n_newton)
-        runners = {"torch": tr.flow_runner(*args)}
+        if cfg.flow == "regression":
+            args = (np.asarray(state0.x), np.asarray(system.teacher), np.asarray(system.rule_x),
+                    np.asarray(system.rule_w), cfg.lr)
+            runner = tr.regression_runner
+        else:
+            args = (cfg.flow, np.asarray(state0.x), np.asarray(system.target_x),
+                    np.asarray(system.target_w), np.asarray(system.gram) if kale else None,
+                    cfg.lr, FLOW_SIGMA, cfg.lam, n_newton)
+            runner = tr.flow_runner
+        runners = {"torch": runner(*args)}
         runners["torch"](1)
         t0 = time.perf_counter()
         runners["torch"](1)
@@ -439,7 +516,7 @@ def bench_flow(cfg: FlowBenchConfig, budget: float = 1.0, torch: bool | None = N
         x_mf = np.asarray(xs_mf[torch_steps - 1])
         row["torch_max_abs_diff"] = float(np.abs(runners["torch"](torch_steps) - x_mf).max())
         try:
-            runners["torch_compile"] = tr.flow_runner(*args, compiled=True)
+            runners["torch_compile"] = runner(*args, compiled=True)
             t0 = time.perf_counter()
             runners["torch_compile"](1)
             row["torch_compile_seconds"] = time.perf_counter() - t0
@@ -478,21 +555,23 @@ def bench_flow(cfg: FlowBenchConfig, budget: float = 1.0, torch: bool | None = N
 def flows_markdown(rows: list[dict]) -> str:
     """The flows section as markdown."""
     lines = [
-        "## Kernel flows in data space", "",
+        "## Gradient flows: kernel flows in data space, the regression", "",
         f"One step of the MMD flow (no noise injection) and of the KALE flow (Newton inner solve, "
-        f"warm-started), d = 2, Gaussian kernel σ = {FLOW_SIGMA:g}, a fixed target sample, one "
-        "replica, float32. meanfield: a jitted `lax.scan` of the steps; PyTorch "
-        "(`benchmarks/torch_reference.py`): the same steps in a Python loop, eager and under "
-        "`torch.compile`; repeats of the three interleaved in the same process, medians. "
-        "vs eager / vs compile: meanfield steps/s over PyTorch's. newton: PyTorch's fixed Newton "
-        "iterations per KALE step (meanfield's mean at its tolerance).", "",
-        "| flow | N=M | steps/s | torch eager steps/s | torch.compile steps/s | vs eager | "
+        f"warm-started), Gaussian kernel σ = {FLOW_SIGMA:g}, a fixed target sample of M points; "
+        "one step of the teacher–student regression's population flow (N students, a teacher of "
+        "M neurons, K = 1, inputs N(0, I_d) by their rule); one replica, float32. meanfield: a "
+        "jitted `lax.scan` of the steps; PyTorch (`benchmarks/torch_reference.py`): the same "
+        "steps in a Python loop, eager and under `torch.compile`; repeats of the three "
+        "interleaved in the same process, medians. vs eager / vs compile: meanfield steps/s over "
+        "PyTorch's. newton: PyTorch's fixed Newton iterations per KALE step (meanfield's mean at "
+        "its tolerance).", "",
+        "| flow | N | M | d | steps/s | torch eager steps/s | torch.compile steps/s | vs eager | "
         "vs compile | compile s (meanfield / torch) | newton |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        head = f"| {r['flow']} | {r['N']} |"
+        head = f"| {r['flow']} | {r['N']} | {r['M']} | {r['d']} |"
         if "skipped" in r:
-            lines.append(head + f" skipped: {r['skipped']} | | | | | | | |")
+            lines.append(head + f" skipped: {r['skipped']} | | | | | | |")
             continue
         lines.append(
             head + f" {r['steps_per_second']:.4g} | {_fmt(r.get('torch_steps_per_second'), '.4g')} | "

@@ -21,12 +21,11 @@ import optax
 from meanfield.core.system import static_field
 from meanfield.measures.laws import StandardGaussian
 from meanfield.metrics.divergences import jsd_kde
-from meanfield.networks.readout import activation, blocked, critic
+from meanfield.networks.readout import activation
 from meanfield.schemes.descent_ascent import DescentAscent, DescentAscentState, Player, zero_sum
 from meanfield.schemes.optimizers import optimizer
 from meanfield.systems.gan import algorithm2
 from meanfield.systems.gan.log_loss import LOSSES, nonsaturating_loss, value
-from meanfield.systems.wgan.payoff import generated_points
 from meanfield.systems.wgan.system import WGAN, make_wgan
 from meanfield.systems.wgan.system import from_config as wgan_from_config
 
@@ -123,15 +122,11 @@ class LogLossGAN(WGAN):
         """W₁, W₂ and moments (as the WGAN's), the value V under the laws' rule, the lower bound
         (V + ln 4)/2 ≤ JSD (equality at D*), D's mean on data and on generated points, and for
         K = 1 the KDE estimate of JSD(g_μ#λ, P*) (:mod:`meanfield.metrics.divergences`)."""
-        s = activation(self.act)
         out, common = self.output_observables(state)
-        e = self.rule
-        real = critic(state.crit, e.x, s)
-        fake = blocked(lambda z: critic(state.crit, generated_points(
-            state.gen, z, s, self.output_layer(train=False)), s), e.z, self.block)
-        v = e.wx @ jax.nn.log_sigmoid(real) + e.wz @ jax.nn.log_sigmoid(-fake)
+        fake, wz, real, wx = self.critic_observed(state, out)
+        v = wx @ jax.nn.log_sigmoid(real) + wz @ jax.nn.log_sigmoid(-fake)
         obs = {"value": v, "jsd_lower_bound": 0.5 * (v + np.log(4.0)),
-               "d_real": e.wx @ jax.nn.sigmoid(real), "d_fake": e.wz @ jax.nn.sigmoid(fake),
+               "d_real": wx @ jax.nn.sigmoid(real), "d_fake": wz @ jax.nn.sigmoid(fake),
                **common}
         if self.K == 1:
             obs["jsd"] = jsd_kde(out[:, 0], self.jsd_grid, self.jsd_target)

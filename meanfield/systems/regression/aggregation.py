@@ -36,7 +36,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from meanfield.networks.readout import generator
+from meanfield.networks.readout import generator, preactivations
 
 Array = jax.Array
 Activation = Callable[[Array], Array]
@@ -83,16 +83,17 @@ def first_variation_gradient(y: Array, theta: Array, teacher: Array, x: Array, w
     ∂_{a_k} = Σ_b w_b r_k s(·), ∂_{b_k} = a_k Σ_b w_b r_k s′(·) x_b, ∂_{c_k} = a_k Σ_b w_b r_k s′(·).
     """
     r = residual(theta, teacher, x, s)
-    a, b, c = y[..., 0], y[..., 1:-1], y[..., -1]
-    pre = jnp.einsum("nkl,bl->bnk", b, x) + c[None]
+    n, k, _ = y.shape
+    a = y[..., :1]
+    pre = preactivations(y, x)  # [n, K, B]
     # s is elementwise, so a unit tangent gives s′ at every pre-activation in the same pass.
     act, slope = jax.jvp(s, (pre,), (jnp.ones_like(pre),))
-    wr = w[:, None] * r  # [B, K]
-    ga = jnp.einsum("bk,bnk->nk", wr, act)
-    gpre = jnp.einsum("bk,bnk->bnk", wr, slope)
-    gb = a[..., None] * jnp.einsum("bnk,bl->nkl", gpre, x)
-    gc = a * jnp.sum(gpre, axis=0)
-    return jnp.concatenate([ga[..., None], gb, gc[..., None]], axis=-1)
+    wr = (w[:, None] * r).T[None]  # [1, K, B]
+    ga = jnp.sum(act * wr, axis=-1, keepdims=True)
+    gpre = slope * wr
+    gb = a * (gpre.reshape(n * k, -1) @ x).reshape(n, k, -1)
+    gc = a * jnp.sum(gpre, axis=-1, keepdims=True)
+    return jnp.concatenate([ga, gb, gc], axis=-1)
 
 
 def interaction(theta: Array, other: Array, x: Array, w: Array, s: Activation) -> Array:

@@ -24,8 +24,8 @@ from meanfield.measures.laws import Law, midpoint_quantiles
 from meanfield.networks.initial import BlockLaw, init_critic, init_generator
 from meanfield.measures.expectation import Expectation
 from meanfield.networks import smirnov as smirnov_map
-from meanfield.systems.wgan.payoff import payoff, payoff_blocked
-from meanfield.networks.readout import activation, generator, generator_blocked
+from meanfield.systems.wgan.payoff import generated_points, payoff
+from meanfield.networks.readout import activation, blocked, critic, generator, generator_blocked
 
 Array = jax.Array
 OUTPUTS = ("identity", "smirnov")
@@ -209,11 +209,31 @@ class WGAN:
             "critic_param_mean": cm, "critic_param_std": cs,
         }
 
+    def critic_observed(self, state: DescentAscentState, out: Array):
+        """f_ν at the generated and at the data points of the observables, with their weights:
+        ``(fake [B], w_fake [B], real [Q], w_real [Q])``.
+
+        The data points are the rule's. The generated points are the rule's latents mapped
+        through the generator, except when λ's rule is a fixed sample (L > 1): then they are the
+        n_eval points ``out`` that W₁ and W₂ use (an equally weighted sample of λ too), whose
+        generator outputs are already computed. A second generator pass over the rule's 4096
+        latents cost 60–75% of the observables at N = 256, K = L = 8 (benchmarks/README.md),
+        for a Monte-Carlo estimate that is only 2× more precise.
+        """
+        s, e = activation(self.act), self.rule
+        real = blocked(lambda x: critic(state.crit, x, s), e.x, self.block)
+        if dict(self.rule_kinds)["latent"] == "sample":
+            n = out.shape[0]
+            return critic(state.crit, out, s), jnp.full((n,), 1.0 / n, out.dtype), real, e.wx
+        fake = blocked(lambda z: critic(state.crit, generated_points(
+            state.gen, z, s, self.output_layer(train=False)), s), e.z, self.block)
+        return fake, e.wz, real, e.wx
+
     def observe(self, state: DescentAscentState) -> dict[str, Array]:
-        _, common = self.output_observables(state)
+        out, common = self.output_observables(state)
+        fake, wz, real, wx = self.critic_observed(state, out)
         return {
-            "payoff": payoff_blocked(state.gen, state.crit, self.rule, activation(self.act),
-                                     self.block, self.output_layer(train=False)),
+            "payoff": wz @ fake - wx @ real,
             **common,
             # docs/model.md §4: clamped_mass [K+3], vertex_mass, distinct_atoms, critic_diameter.
             **coagulation.observables(state.crit, self.clip),
