@@ -5,6 +5,7 @@ process 0 writes."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import socket
 import subprocess
@@ -113,3 +114,43 @@ def test_partial_coordinates_are_refused(tmp_path):
                    "--coordinator", "127.0.0.1:1")
     _, err = p.communicate(timeout=120)
     assert p.returncode == 2 and "--num-processes" in err and "Traceback" not in err
+
+
+@pytest.mark.slow  # about 90 s: a stopped two-process run, its resumption, a one-process reference
+def test_a_terminated_two_process_run_resumes_to_the_numbers_of_one_process(tmp_path):
+    import signal
+    import time
+
+    long = (SWEEP.split("[sweep]")[0].replace("T = 0.5", "T = 60.0")
+            .replace("n_records = 3", "n_records = 121\nchunk_records = 1")
+            .replace("snapshot_times = [0.5]", "snapshot_times = [60.0]"))
+    (tmp_path / "r.toml").write_text(long)
+    port = _port()
+    procs = [_meanfield("run", "r.toml", "--out", "two", process=i, port=port, cwd=tmp_path)
+             for i in (0, 1)]
+    checkpoint = tmp_path / "two.partial" / "checkpoint.npz"
+    deadline = time.monotonic() + 240
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert checkpoint.exists()
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    codes = []
+    for p in procs:
+        try:
+            p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # A process stopped inside a collective can wait for its peer (1 run in 5 here);
+            # a cluster launcher kills it after its grace period, so does the test.
+            p.kill()
+            p.communicate()
+        codes.append(p.returncode)
+    assert codes[0] in (143, -signal.SIGKILL) and 143 in codes, codes
+    assert checkpoint.exists() and not (tmp_path / "two").exists()
+    _two("run", "r.toml", "--out", "two", cwd=tmp_path)
+    single = _meanfield("run", "r.toml", "--out", "one", cwd=tmp_path)
+    _, err = single.communicate(timeout=300)
+    assert single.returncode == 0, err[-3000:]
+    summary = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert 0 < summary["resumed_at_record"] < 120
+    _same_metrics(tmp_path / "one" / "metrics.npz", tmp_path / "two" / "metrics.npz")
