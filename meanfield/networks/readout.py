@@ -43,7 +43,7 @@ def preactivations(gen: Array, z: Array) -> Array:
     Returns:
         ``[N, K, B]``, the batch last: one matrix product ``[N·K, L] @ [L, B]``. Written with the
         batch first (``einsum("nkl,bl->bnk")``), XLA:CPU's particle step, forward and backward,
-        was 1.3–2.3× slower at K = L = 8, m = 64 (benchmarks/README.md).
+        was 1.7–2.3× slower at K = L = 8, m = 64 (benchmarks/README.md).
     """
     n, k, _ = gen.shape
     rows = gen.reshape(n * k, -1)
@@ -71,7 +71,8 @@ def blocked(f: Callable[[Array], Array], points: Array, block: int) -> Array:
 
     ``f`` sees whole blocks ``[block, ...]`` (then the remainder), so its products stay matrix
     products; ``lax.map(..., batch_size=block)`` over single points made them batches of
-    matrix–vector products, 4–15× slower on CPU (benchmarks/README.md).
+    matrix–vector products (the payoff under a 4096-point rule: 2.3× slower on CPU,
+    benchmarks/README.md).
     """
     n = points.shape[0]
     if n <= block:

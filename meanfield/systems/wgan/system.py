@@ -217,8 +217,8 @@ class WGAN:
         through the generator, except when λ's rule is a fixed sample (L > 1): then they are the
         n_eval points ``out`` that W₁ and W₂ use (an equally weighted sample of λ too), whose
         generator outputs are already computed. A second generator pass over the rule's 4096
-        latents cost 60–75% of the observables at N = 256, K = L = 8 (benchmarks/README.md),
-        for a Monte-Carlo estimate that is only 2× more precise.
+        latents cost two thirds of the observables at N = 256, K = L = 8 (benchmarks/README.md),
+        for a Monte-Carlo estimate only 2× more precise.
         """
         s, e = activation(self.act), self.rule
         real = blocked(lambda x: critic(state.crit, x, s), e.x, self.block)
