@@ -19,6 +19,15 @@ def test_bench_json_tiny(capsys):
     assert row["steps_per_second"] > 0 and row["compile_seconds"] > 0
     # particle-steps count every replica's N generator particles.
     assert row["particle_steps_per_second"] == pytest.approx(row["steps_per_second"] * 8 * 2)
+    # The observables, timed apart, at the default cadence max(1000, 4N): their share of a run
+    # and the run's rate follow from the two timings.
+    assert row["record_every"] == 1000 and row["observe_seconds"] > 0
+    between = row["record_every"] / row["steps_per_second"]
+    assert row["observables_fraction"] == pytest.approx(
+        row["observe_seconds"] / (row["observe_seconds"] + between))
+    assert 0 < row["observables_fraction"] < 1
+    assert row["run_steps_per_second"] == pytest.approx(
+        row["record_every"] / (between + row["observe_seconds"]))
 
 
 def test_step_work_counts():
