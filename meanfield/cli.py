@@ -308,7 +308,8 @@ def cmd_bench(args) -> int:
         return 0
     try:
         out = folders.check_target(args.out, "bench")
-        with folders.owned(out, "bench"):
+        with folders.owned(out, "bench"), stoppable(
+                lambda: f"the finished rows are in {out}/bench.md; rerun for the whole table"):
             bench.run_table(out, args.budget, args.all_kl, report=print)
     except folders.FolderError as e:
         fail(str(e))

@@ -7,6 +7,8 @@ The suite runs under strict JAX settings: implicit rank promotion (adding a ``[n
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,6 +33,12 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "configs" / "quickstart.toml"
+
+
+def script(name: str, *args, timeout: float = 240) -> subprocess.CompletedProcess:
+    """``python experiments/NAME ARGS`` from the repository root, output captured."""
+    return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture

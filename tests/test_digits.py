@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, script
 from meanfield.io import config, experiment
 from meanfield.measures import datasets
 from meanfield.metrics import classifier as clf_mod
@@ -88,9 +86,7 @@ def test_shipped_configs_build_a_system_on_the_training_digits():
 @pytest.mark.slow  # the script's smoke test (about 1.5 min): plumbing, not the numbers
 def test_digits_collapse_script(tmp_path):
     out = tmp_path / "digits"
-    res = subprocess.run([sys.executable, str(ROOT / "experiments" / "digits_collapse.py"),
-                          "--smoke", "--out", str(out)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=600)
+    res = script("digits_collapse.py", "--smoke", "--out", out, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     numbers = json.loads((out / "numbers.json").read_text())
     assert set(numbers["real"]) >= {"accuracy", "entropy", "coverage", "confidence"}
@@ -101,7 +97,6 @@ def test_digits_collapse_script(tmp_path):
             assert 0 <= s["entropy"] <= math.log(10) + 1e-9 and 1 <= s["coverage"] <= 10
     for f in ("samples.png", "collapse.png"):
         assert (out / f).read_bytes()[:4] == b"\x89PNG"
-    bad = subprocess.run([sys.executable, str(ROOT / "experiments" / "digits_collapse.py"),
-                          "--set", "system.K=3", "--out", str(tmp_path / "bad")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    bad = script("digits_collapse.py", "--set", "system.K=3", "--out", tmp_path / "bad",
+                 timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

@@ -12,15 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, script
 from test_nscaling import TINY as TINY_NSCALING  # two N, a few steps: the plumbing
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def script(name: str, *args, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *map(str, args)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def assert_figures(folder: Path, at_least: int) -> None:

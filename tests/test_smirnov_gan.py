@@ -5,8 +5,6 @@ script (slow)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from conftest import ROOT
+from conftest import ROOT, script
 from meanfield.io import config, experiment
 from meanfield.measures.laws import gaussian_mixture, StandardGaussian
 from meanfield.networks import smirnov
@@ -79,9 +77,7 @@ def test_config_output_and_refusals():
 @pytest.mark.slow  # the script's smoke test (about 2 min): plumbing, not the numbers
 def test_smirnov_gan_script(tmp_path):
     out = tmp_path / "smirnov"
-    res = subprocess.run([sys.executable, str(ROOT / "experiments" / "smirnov_gan.py"),
-                          "--smoke", "--out", str(out)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=600)
+    res = script("smirnov_gan.py", "--smoke", "--out", out, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     numbers = json.loads((out / "numbers.json").read_text())
     assert set(numbers) == {"digits", "skewed"}

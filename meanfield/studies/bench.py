@@ -197,8 +197,8 @@ class _Program:
         self.steps = steps
         self.record = 1
         self.observe = _observe_program(system, state)
+        self.observe_calls = 1
         self.observe_calls = max(1, min(64, int(0.05 / max(self.observe_once(), 1e-6))))
-        self.observe = _observe_program(system, state, self.observe_calls)
 
     def run_once(self) -> float:
         """Seconds for ``self.steps`` steps of every replica (no observables)."""
@@ -213,15 +213,16 @@ class _Program:
         """Seconds for the observables of one record of every replica (a mean over the
         ``observe_calls`` records of one compiled program)."""
         t0 = time.perf_counter()
-        jax.block_until_ready(self.observe(self.system, self.carry.state))
-        return (time.perf_counter() - t0) / getattr(self, "observe_calls", 1)
+        jax.block_until_ready(self.observe(self.system, self.carry.state,
+                                           jnp.int32(self.observe_calls)))
+        return (time.perf_counter() - t0) / self.observe_calls
 
 
-def _observe_program(system, state, calls: int = 1):
+def _observe_program(system, state):
     """The compiled observables of all replicas, ``calls`` times in one program (as a run records
     them inside its compiled chunk, without a dispatch each), each time of a slightly rescaled
-    state so that XLA cannot hoist them out of the loop."""
-    def many(sys_, st):
+    state so that XLA cannot hoist them out of the loop: ``(system, state, calls) -> scalar``."""
+    def many(sys_, st, calls):
         def body(i, acc):
             scale = 1.0 + 1e-7 * i
             s = jax.tree.map(lambda a: a * scale.astype(a.dtype)
@@ -229,7 +230,7 @@ def _observe_program(system, state, calls: int = 1):
             obs = jax.vmap(sys_.observe)(s)
             return acc + sum(jnp.sum(v).astype(jnp.float32) for v in jax.tree.leaves(obs))
         return jax.lax.fori_loop(0, calls, body, jnp.float32(0))
-    return jax.jit(many).lower(system, state).compile()
+    return jax.jit(many).lower(system, state, jnp.int32(1)).compile()
 
 
 #: The PyTorch reference lives with the benchmarks, outside the installed package.
